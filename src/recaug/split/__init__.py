@@ -1,0 +1,6 @@
+"""Split protocols: who is trained on what, and which (user, item) pairs are held out."""
+
+from recaug.split.base import Protocol, Split
+from recaug.split.leave_last_out import LeaveLastOut
+
+__all__ = ["LeaveLastOut", "Protocol", "Split"]

@@ -1,0 +1,19 @@
+"""Shared fixtures: small hand-made data, never ../shared."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recaug.data import Interactions
+
+
+@pytest.fixture
+def tiny_interactions() -> Interactions:
+    """Three users with 4, 2 and 1 interactions; item codes start at 2."""
+    return Interactions.from_arrays([0, 0, 0, 0, 1, 1, 2], [2, 3, 4, 5, 2, 3, 9])
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
