@@ -1,0 +1,112 @@
+"""Shared plumbing for benchmark scripts: the result JSON of ../shared/BENCHMARKS.md.
+
+Every script: ``--data-root``, ``--out``, ``--seeds``, ``--device``, ``--quick``; exit 2 with a
+message when the data is missing; one JSON file written atomically; a short table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_ROOT = REPO.parent / "shared" / "data"
+
+DATASETS = {
+    "beauty": ("amazon_beauty", "Beauty"),
+    "sports": ("amazon_sports_outdoors", "Sports_and_Outdoors"),
+    "toys": ("amazon_toys_games", "Toys_and_Games"),
+}
+
+
+def parser(description: str, *, default_out: str) -> argparse.ArgumentParser:
+    """The common command-line flags."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / default_out)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quick", action="store_true", help="minutes-long smoke version; not for the README table")
+    return p
+
+
+def require(path: Path) -> Path:
+    """Exit 2 with a clear message when a data file is missing."""
+    if not path.exists():
+        print(f"missing benchmark data: {path} (pass --data-root pointing at shared/data)", file=sys.stderr)
+        raise SystemExit(2)
+    return path
+
+
+def dataset_file(data_root: Path, name: str) -> Path:
+    """The one-line-per-user file of a P1 dataset (beauty, sports, toys)."""
+    folder, stem = DATASETS[name]
+    return require(data_root / folder / f"{stem}.txt")
+
+
+def git_commit() -> str | None:
+    """Short commit of the working tree, if any."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+        return out.stdout.strip() or None
+    except OSError:
+        return None
+
+
+def machine(device: str = "cpu") -> dict[str, Any]:
+    """CPU model, threads, device."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = None
+    try:
+        import torch
+
+        threads = torch.get_num_threads()
+        if device != "cpu" and torch.cuda.is_available():
+            gpu = torch.cuda.get_device_name(0)
+    except ImportError:
+        threads = os.cpu_count()
+    return {"cpu": cpu, "threads": threads, "device": device, "gpu": gpu}
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def write_result(
+    out: Path, benchmark: str, results: list[dict[str, Any]], *, quick: bool, protocol: dict | None = None,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Write the result JSON atomically and return it."""
+    from recaug import __version__
+
+    doc = {
+        "benchmark": benchmark,
+        "quick": quick,
+        "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "recaug_version": __version__,
+        "git_commit": git_commit(),
+        "machine": machine(device),
+        "protocol": protocol or {},
+        "results": results,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2))
+    os.replace(tmp, out)
+    return doc

@@ -1,0 +1,164 @@
+"""Generic tables: CSV / TSV (any delimiter), Parquet and JSON lines with named columns."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+from typing import Unpack
+
+import polars as pl
+
+from recaug.data.dataset import Dataset
+from recaug.data.io.files import (
+    check_consistent_delimiter,
+    check_unique_names,
+    decode_utf8,
+    delimiter_name,
+    head_lines,
+    locate_ragged_line,
+    polars_error,
+    read_bytes,
+    require_file,
+    sniff_delimiter,
+)
+from recaug.data.io.frames import dataset_from_table
+from recaug.data.io.items import read_item_table
+from recaug.data.io.options import Options, ReadOptions
+from recaug.errors import DataError
+
+
+def read_delimited_table(
+    path: Path,
+    sep: str | None,
+    *,
+    has_header: bool = True,
+    new_columns: list[str] | None = None,
+    quote_char: str | None = '"',
+) -> tuple[pl.DataFrame, str]:
+    """All-string frame of a delimited text file, with header, delimiter and ragged-line checks.
+
+    ``new_columns`` (files without a header) also fixes how many fields each line must have.
+    """
+    lines = head_lines(path)
+    if not lines:
+        raise DataError("file is empty", file=path, expected="at least one row of data")
+    if sep is None:
+        sep = sniff_delimiter(path, lines)
+    else:
+        check_consistent_delimiter(path, lines, sep)
+    if new_columns is not None and lines[0].count(sep) + 1 != len(new_columns):
+        raise DataError(
+            f"line has {lines[0].count(sep) + 1} field(s)",
+            file=path,
+            row=1,
+            expected=f"{len(new_columns)} fields separated by {delimiter_name(sep)}s: {', '.join(new_columns)}",
+        )
+    if has_header:
+        header = [h.strip().strip('"') for h in lines[0].split(sep)]
+        check_unique_names(header, path)
+    source: Path | bytes = read_bytes(path) if path.suffix == ".gz" else path
+    try:
+        raw = pl.read_csv(
+            source,
+            separator=sep,
+            has_header=has_header,
+            new_columns=new_columns,
+            infer_schema=False,
+            quote_char=quote_char,
+            truncate_ragged_lines=False,
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise polars_error(exc, path, sep) from None
+    if raw.height == 0:
+        raise DataError("no data rows (only a header)", file=path, expected="at least one row of data")
+    if raw.width > 1:
+        collapsed = pl.all_horizontal(pl.col(raw.columns[1:]).is_null())
+        if raw.select(collapsed.any()).item():
+            located = locate_ragged_line(path, sep)
+            if located is not None:
+                raise located
+    return raw, sep
+
+
+def read_csv(src: str | Path, **options: Unpack[ReadOptions]) -> Dataset:
+    """A delimited text file with a header row (delimiter sniffed unless ``sep`` is given)."""
+    return _read_delimited(src, None, options)
+
+
+def read_tsv(src: str | Path, **options: Unpack[ReadOptions]) -> Dataset:
+    """A tab-separated file with a header row."""
+    return _read_delimited(src, "\t", options)
+
+
+def _read_delimited(src: str | Path, default_sep: str | None, options: dict) -> Dataset:
+    started = time.perf_counter()
+    opts = Options.of(options)
+    path = require_file(src)
+    raw, _ = read_delimited_table(path, opts.sep or default_sep)
+    return _finish(raw, path, opts, first_row=2, started=started)
+
+
+def read_parquet(src: str | Path, **options: Unpack[ReadOptions]) -> Dataset:
+    """A Parquet file (row numbers in errors are 1-based record numbers)."""
+    started = time.perf_counter()
+    opts = Options.of(options)
+    path = require_file(src)
+    raw = read_parquet_table(path)
+    return _finish(raw, path, opts, first_row=1, started=started)
+
+
+def read_parquet_table(path: Path) -> pl.DataFrame:
+    """The Parquet table, or a ``DataError`` for truncated / corrupt files."""
+    try:
+        return pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"unreadable Parquet (truncated or corrupt?): {first}", file=path, expected="a complete Parquet file"
+        ) from None
+
+
+def read_jsonl(src: str | Path, **options: Unpack[ReadOptions]) -> Dataset:
+    """JSON lines, one object per line (``.gz`` allowed); errors give 1-based line numbers."""
+    started = time.perf_counter()
+    opts = Options.of(options)
+    path = require_file(src)
+    raw = read_jsonl_table(path)
+    return _finish(raw, path, opts, first_row=1, started=started)
+
+
+def read_jsonl_table(path: Path, schema: dict | None = None) -> pl.DataFrame:
+    """A frame from JSON lines; a bad line is located and reported."""
+    data = read_bytes(path)
+    decode_utf8(data, path)
+    try:
+        return pl.read_ndjson(io.BytesIO(data), schema=schema, infer_schema_length=None)
+    except pl.exceptions.PolarsError as exc:
+        raise _locate_bad_json(data, path, exc) from None
+
+
+def _locate_bad_json(data: bytes, path: Path, exc: Exception) -> DataError:
+    # Error path only: find the first line that is not a JSON object.
+    for number, line in enumerate(data.decode("utf-8-sig").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            hint = " (single quotes: a Python literal, not JSON)" if line.lstrip().startswith("{'") else ""
+            return DataError(f"not valid JSON{hint}: {err.msg}", file=path, row=number, expected="one JSON object per line")
+        if not isinstance(obj, dict):
+            return DataError("line is not a JSON object", file=path, row=number, expected="one JSON object per line")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return DataError(f"cannot read JSON lines: {first}", file=path)
+
+
+def _finish(raw: pl.DataFrame, path: Path, opts: Options, *, first_row: int, started: float) -> Dataset:
+    items = read_item_table(opts.item_side) if opts.item_side is not None else None
+    return dataset_from_table(
+        raw, file=path, first_row=first_row, requested=opts.requested(), items=items,
+        name=opts.dataset_name(path), started=started,
+    )
