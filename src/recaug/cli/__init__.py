@@ -1,0 +1,56 @@
+"""The ``recaug`` command line: ``data import|describe``, ``demo``, ``doctor``.
+
+Global options ``-v/--verbose`` (debug logs, tracebacks) and ``-q/--quiet`` come before the
+sub-command. Exit codes: 0 success, 2 usage or configuration error, 3 runtime failure.
+"""
+
+from typing import Annotated
+
+import typer
+
+from recaug import __version__
+from recaug.cli._common import configure
+from recaug.cli.data import data_app
+from recaug.cli.demo import demo
+from recaug.cli.doctor import doctor
+
+app = typer.Typer(
+    name="recaug",
+    help="Data augmentation for e-commerce recommendation: preprocess, split, generate, expand, evaluate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"recaug {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Debug logs and full tracebacks.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only warnings, errors and results.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """recaug: data augmentation toolkit for e-commerce recommendation."""
+    configure(verbose=verbose, quiet=quiet and not verbose)
+
+
+app.add_typer(data_app, name="data")
+app.command("demo")(demo)
+app.command("doctor")(doctor)
+
+
+def main() -> None:
+    """Console-script entry point (``recaug``)."""
+    app(prog_name="recaug")
+
+
+__all__ = ["app", "main"]
