@@ -14,7 +14,7 @@ from recaug.errors import ConfigError, DataError
 from recaug.preprocess.base import Step, time_sorted, with_frame
 
 _MODES = ("exact", "consecutive", "both")
-_KEEP = ("first", "last")
+_KEEP = ("first", "last", "strongest")
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,10 @@ class Deduplicate(Step):
       (``A A A B A`` -> ``A B A``) is reduced to one row, whatever the event of each row.
     * ``mode="both"``: exact first, then consecutive.
 
-    ``keep`` says which row of a group survives (``"first"`` or ``"last"`` in time order).
+    ``keep`` says which row of a group survives (``"first"`` or ``"last"`` in time order, or
+    ``"strongest"``: in a consecutive run the row with the strongest event survives, e.g. the
+    buy of a view -> cart -> buy run, first on ties; falls back to ``"first"`` without events
+    and for exact duplicates).
     """
 
     name: ClassVar[str] = "dedup"
@@ -67,14 +70,17 @@ class Deduplicate(Step):
         if self.mode in ("exact", "both"):
             subset = self._exact_subset(frame)
             n = len(frame)
-            frame = frame.unique(subset=subset, keep=self.keep, maintain_order=True)
+            keep = "first" if self.keep == "strongest" else self.keep
+            frame = frame.unique(subset=subset, keep=keep, maintain_order=True)
             dropped["exact_duplicate"] = n - len(frame)
         if self.mode in ("consecutive", "both"):
             users = frame.get_column(C.USER).to_numpy()
             items = frame.get_column(C.ITEM).to_numpy()
             same = (users[1:] == users[:-1]) & (items[1:] == items[:-1])
             drop = np.zeros(len(frame), dtype=bool)
-            if self.keep == "first":
+            if self.keep == "strongest" and C.EVENT in frame.columns:
+                drop = _weaker_in_run(frame, same)
+            elif self.keep in ("first", "strongest"):
                 drop[1:] = same
             else:
                 drop[:-1] = same
@@ -83,3 +89,26 @@ class Deduplicate(Step):
                 frame = frame.filter(pl.Series(~drop))
             dropped["consecutive_repeat"] = n_drop
         return with_frame(dataset, frame), dropped, {}
+
+
+def _weaker_in_run(frame: pl.DataFrame, same_as_previous: np.ndarray) -> np.ndarray:
+    """Drop mask keeping, in every run of consecutive same-item rows, the strongest event (first on ties)."""
+    from recaug.preprocess.events import DEFAULT_EVENT_WEIGHTS
+
+    run = np.cumsum(np.r_[True, ~same_as_previous]) - 1
+    strength = (
+        frame.get_column(C.EVENT)
+        .replace_strict(DEFAULT_EVENT_WEIGHTS, default=0.0, return_dtype=pl.Float64)
+        .fill_null(0.0)
+        .to_numpy()
+    )
+    starts = np.flatnonzero(np.r_[True, ~same_as_previous])
+    best = np.maximum.reduceat(strength, starts) if len(starts) else strength
+    is_best = strength == best[run]
+    # first row reaching the run's best strength survives
+    idx = np.arange(len(frame))
+    first_best = np.full(len(starts), len(frame))
+    np.minimum.at(first_best, run[is_best], idx[is_best])
+    keep = np.zeros(len(frame), dtype=bool)
+    keep[first_best] = True
+    return ~keep

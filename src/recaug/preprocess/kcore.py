@@ -30,37 +30,49 @@ def kcore_mask(
     """
     n = len(users)
     reason = np.zeros(n, dtype=np.int8)
-    idx = np.arange(n, dtype=np.int64)
-    u = np.asarray(users)
-    it = np.asarray(items)
+    # intp once, so bincount and the table gathers below never convert 10M-row arrays again
+    u = np.asarray(users).astype(np.intp, copy=False)
+    it = np.asarray(items).astype(np.intp, copy=False)
     n_u = int(u.max()) + 1 if n else 0
     n_i = int(it.max()) + 1 if n else 0
+    uc = np.bincount(u, minlength=n_u)
+    ic = np.bincount(it, minlength=n_i)
+    dead_u = np.zeros(n_u, dtype=bool)
+    dead_i = np.zeros(n_i, dtype=bool)
+    alive = np.ones(n, dtype=bool)
+    use_u, use_i = user_k > 1, item_k > 1
     iterations = 0
     converged = True
-    while len(idx):
+    while n:
         if max_iter is not None and iterations >= max_iter:
             converged = False
             break
         iterations += 1
-        bad_u = np.bincount(u, minlength=n_u)[u] < user_k if user_k > 1 else None
-        bad_i = np.bincount(it, minlength=n_i)[it] < item_k if item_k > 1 else None
-        if bad_u is None and bad_i is None:
+        # users/items failing now (dead ones have no live rows left, so they are skipped)
+        new_u = (uc < user_k) & ~dead_u if use_u else None
+        new_i = (ic < item_k) & ~dead_i if use_i else None
+        any_u = new_u is not None and bool(new_u.any())
+        any_i = new_i is not None and bool(new_i.any())
+        if not (any_u or any_i):
             break
-        if bad_u is None:
-            bad = bad_i
-        elif bad_i is None:
-            bad = bad_u
+        hit_u = new_u[u] if any_u else None
+        if any_i:
+            rm = new_i[it]
+            if hit_u is not None:
+                rm |= hit_u
         else:
-            bad = bad_u | bad_i
-        if not bad.any():
-            break
-        gone = idx[bad]
-        reason[gone] = np.where(bad_u[bad], 1, 2) if bad_u is not None else 2
-        keep = ~bad
-        idx, u, it = idx[keep], u[keep], it[keep]
-    mask = np.zeros(n, dtype=bool)
-    mask[idx] = True
-    return mask, reason, iterations, converged
+            rm = hit_u
+        rm &= alive
+        rows = np.flatnonzero(rm)
+        reason[rows] = np.where(hit_u[rows], 1, 2) if hit_u is not None else 2
+        alive[rows] = False
+        if any_u:
+            dead_u |= new_u
+        if any_i:
+            dead_i |= new_i
+        uc -= np.bincount(u[rows], minlength=n_u)
+        ic -= np.bincount(it[rows], minlength=n_i)
+    return alive, reason, iterations, converged
 
 
 @dataclass(frozen=True)

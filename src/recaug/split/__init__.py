@@ -2,5 +2,6 @@
 
 from recaug.split.base import Protocol, Split
 from recaug.split.leave_last_out import LeaveLastOut
+from recaug.split.temporal import TemporalSplit
 
-__all__ = ["LeaveLastOut", "Protocol", "Split"]
+__all__ = ["LeaveLastOut", "Protocol", "Split", "TemporalSplit"]

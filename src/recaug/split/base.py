@@ -7,12 +7,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from recaug import columns as C
 from recaug.atomic import write_text
 from recaug.data.interactions import Interactions
-from recaug.errors import LeakageError
+from recaug.errors import DataError, LeakageError
+
+
+def time_sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame in (user_id, timestamp) order, ties in input order; an O(n) check avoids re-sorting.
+
+    (Belongs on ``Interactions``; kept here so ``split`` does not depend on ``preprocess``.)
+    """
+    if len(frame) < 2:
+        return frame
+    u = frame.get_column(C.USER).to_numpy()
+    t = frame.get_column(C.TIME).to_numpy()
+    du = np.diff(u)
+    if not (du < 0).any() and ((du > 0) | (np.diff(t) >= 0)).all():
+        return frame
+    return frame.sort([C.USER, C.TIME], maintain_order=True)
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,15 @@ class Split:
         interact with that item before the held-out time.
         """
         frame = interactions.frame if isinstance(interactions, Interactions) else interactions
+        missing = [c for c in (C.USER, C.ITEM) if c not in frame.columns]
+        if missing:
+            raise DataError(f"cannot check {what} for leakage: no column {missing[0]!r}", column=missing[0],
+                            expected="user_id and item_id codes")
+        try:
+            frame = frame.select(pl.col(C.USER).cast(pl.Int32), pl.col(C.ITEM).cast(pl.Int32))
+        except Exception:
+            raise DataError(f"cannot check {what} for leakage: user_id/item_id are not integer codes",
+                            column=C.USER, expected="int32 codes from the split's vocabulary") from None
         held = self.held_out().join(self.train.pairs(), on=[C.USER, C.ITEM], how="anti")
         leaks = frame.select(C.USER, C.ITEM).join(held, on=[C.USER, C.ITEM], how="semi")
         if len(leaks):

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from recaug import columns as C
 from recaug.data.interactions import Interactions
 from recaug.errors import ConfigError
-from recaug.split.base import Protocol, Split
+from recaug.split.base import Protocol, Split, time_sorted
 
 
 @dataclass(frozen=True)
 class LeaveLastOut:
     """The P1 protocol of S3Rec/CoSeRec/ICLRec (defaults: one valid, one test item per user).
 
-    Users with at most ``n_valid + n_test`` interactions keep everything in train when
-    ``min_train=1`` would otherwise be violated: a user always keeps ``min_train`` training
-    interactions, and loses held-out items from the test side first.
+    A user always keeps ``min_train`` training interactions; short users give up held-out
+    items from the validation side first: with the defaults a user with 1 interaction is
+    train only, one with 2 has 1 train + 1 test and no validation item.
     """
 
     n_valid: int = 1
@@ -38,24 +39,18 @@ class LeaveLastOut:
 
     def split(self, interactions: Interactions) -> Split:
         """Split by position in each user's time-ordered sequence (ties keep input order)."""
-        f = interactions.frame.sort([C.USER, C.TIME], maintain_order=True)
-        f = f.with_columns(
-            pl.int_range(pl.len()).over(C.USER).alias("_pos"), pl.len().over(C.USER).alias("_len")
-        )
-        from_end = pl.col("_len") - pl.col("_pos")  # 1 for the last interaction
-        room = (pl.col("_len") - self.min_train).clip(lower_bound=0)
-        n_test = pl.min_horizontal(pl.lit(self.n_test), room)
-        n_valid = pl.min_horizontal(pl.lit(self.n_valid), room - n_test)
-        part = (
-            pl.when(from_end <= n_test)
-            .then(pl.lit("test"))
-            .when(from_end <= n_test + n_valid)
-            .then(pl.lit("valid"))
-            .otherwise(pl.lit("train"))
-        )
-        f = f.with_columns(part.alias("_part"))
-        pieces = {
-            name: Interactions(f.filter(pl.col("_part") == name).drop("_pos", "_len", "_part"), sort=False)
-            for name in ("train", "valid", "test")
-        }
-        return Split(pieces["train"], pieces["valid"], pieces["test"], self.protocol)
+        f = time_sorted(interactions.frame)
+        users = f.get_column(C.USER).to_numpy()
+        n = len(users)
+        starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if n else np.zeros(0, np.int64)
+        lengths = np.diff(np.r_[starts, n])
+        length = np.repeat(lengths, lengths)
+        from_end = length - (np.arange(n) - np.repeat(starts, lengths))  # 1 for the last interaction
+        room = np.maximum(length - self.min_train, 0)
+        n_test = np.minimum(self.n_test, room)
+        n_valid = np.minimum(self.n_valid, room - n_test)
+        is_test = from_end <= n_test
+        is_valid = ~is_test & (from_end <= n_test + n_valid)
+        is_train = ~(is_test | is_valid)
+        pieces = [Interactions(f.filter(pl.Series(mask)), sort=False) for mask in (is_train, is_valid, is_test)]
+        return Split(pieces[0], pieces[1], pieces[2], self.protocol)
