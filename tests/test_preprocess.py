@@ -305,7 +305,7 @@ def test_from_config_roundtrip_and_errors():
 def test_default_pipeline():
     pre = Preprocessor.default()
     assert [s.name for s in pre.steps] == ["dedup", "kcore", "remap"]
-    assert pre.steps[0] == Deduplicate(mode="consecutive") and pre.steps[1] == KCore(5, 5)
+    assert pre.steps[0] == Deduplicate(mode="consecutive", keep="strongest") and pre.steps[1] == KCore(5, 5)
     res = pre.run(random_dataset(4, n=2000))
     f = res.dataset.interactions.frame
     if len(f):

@@ -1,1 +1,65 @@
-"""recaug.evaluate"""
+"""Evaluation: full-ranking metrics, the Evaluator with per-user results, segments and statistics.
+
+Typical use::
+
+    from recaug.evaluate import Evaluator, compare, bootstrap_ci
+    result = Evaluator().evaluate(model, split, item_categories=dataset)
+    result.summary(); result.by_segment(); result.save("runs/x/eval")
+"""
+
+from recaug.evaluate.evaluator import Evaluator, held_out_histories
+from recaug.evaluate.metrics import METRICS, metric_values, metrics_table, multi_target_metrics
+from recaug.evaluate.ranking import rank_scores, rank_target_sets, rank_targets, sample_negatives
+from recaug.evaluate.result import EvalResult
+from recaug.evaluate.segments import (
+    CrossCategory,
+    ExprSegment,
+    HistoryLength,
+    NewUsers,
+    Segment,
+    SegmentContext,
+    UserColumn,
+    default_segments,
+)
+from recaug.evaluate.stats import (
+    ConfidenceInterval,
+    PairedComparison,
+    bootstrap_ci,
+    compare,
+    mean_std,
+    paired_seeds,
+    paired_stats,
+    paired_test,
+)
+from recaug.evaluate.table import evaluate_summary_table
+
+__all__ = [
+    "METRICS",
+    "ConfidenceInterval",
+    "CrossCategory",
+    "EvalResult",
+    "Evaluator",
+    "ExprSegment",
+    "HistoryLength",
+    "NewUsers",
+    "PairedComparison",
+    "Segment",
+    "SegmentContext",
+    "UserColumn",
+    "bootstrap_ci",
+    "compare",
+    "default_segments",
+    "evaluate_summary_table",
+    "held_out_histories",
+    "mean_std",
+    "metric_values",
+    "metrics_table",
+    "multi_target_metrics",
+    "paired_seeds",
+    "paired_stats",
+    "paired_test",
+    "rank_scores",
+    "rank_target_sets",
+    "rank_targets",
+    "sample_negatives",
+]

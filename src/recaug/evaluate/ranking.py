@@ -2,9 +2,22 @@
 
 This is the one place the ranking protocol lives, so the evaluator, early stopping and
 benchmarks cannot disagree: scores for every item, the user's history masked with ``-inf``
-(never 0, which would still outrank negative scores), the target itself never masked, PAD and
-MASK never candidates, and ties broken *pessimistically* (an item that scores the same as the
-target counts as ranked above it), so a constant model cannot look good.
+(never 0, which would still outrank negative scores), the targets themselves never masked
+(a repeat purchase is still ranked by its own score), PAD and MASK never candidates, and ties
+broken *pessimistically* (an item that scores the same as the target counts as ranked above
+it), so a constant model cannot look good.
+
+Several targets per row (``n_test > 1``) are ranked in the same list: the other targets of the
+row are candidates too, so ``rank < K`` means "appears in the top-K list".
+
+Edge cases: a target whose code is invalid (PAD, MASK, outside the score matrix) or whose
+score is ``-inf``/NaN gets the worst rank (the number of columns); a NaN score of any other
+candidate counts as above the target (pessimistic). A target scored ``+inf`` is ranked by the
+number of other ``+inf`` candidates.
+
+Sampled ranking (``negatives``) compares each target with the given negative items and with
+the other targets of its row only; it exists for comparison with older papers and is always
+labelled as such by the evaluator.
 """
 
 from __future__ import annotations
@@ -12,7 +25,173 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from recaug import columns as C
 from recaug.data.sequences import Sequences
+
+#: Rounds of re-drawing a sampled negative that hit a positive before giving up on it.
+MAX_REJECTION_ROUNDS = 64
+
+
+def _scores(model: object, histories: Sequences) -> torch.Tensor:
+    """Model scores as a private float32 tensor we may write into."""
+    out = model.score(histories)  # type: ignore[attr-defined]
+    if not isinstance(out, torch.Tensor):
+        out = torch.as_tensor(np.asarray(out))
+    out = out.detach()
+    scores = out.to(dtype=torch.float32)
+    if scores.data_ptr() == out.data_ptr() or not scores.is_contiguous():
+        # never write -inf into a tensor the model still owns (cached or expanded scores)
+        scores = scores.clone(memory_format=torch.contiguous_format)
+    if scores.dim() != 2 or scores.shape[0] != len(histories):
+        raise ValueError(
+            f"model.score returned shape {tuple(scores.shape)} for {len(histories)} history rows; "
+            "expected (rows, item_space)"
+        )
+    return scores
+
+
+def sample_negatives(
+    users: np.ndarray,
+    positives: torch.Tensor,
+    n: int,
+    seed: int,
+) -> torch.Tensor:
+    """``n`` negative item codes per row, drawn uniformly from non-positive real items.
+
+    ``positives`` is a ``(rows, item_space)`` bool matrix (history and targets). Draws are a
+    pure function of ``(seed, user, draw number)`` (counter-based hashing), so they do not
+    depend on chunking. Draws are with replacement; a draw that hits a positive is re-drawn,
+    and one still hitting a positive after :data:`MAX_REJECTION_ROUNDS` rounds is returned as
+    ``-1`` (no candidate).
+    """
+    from recaug.random import hash_uniform
+
+    n_rows, n_cols = positives.shape
+    n_real = n_cols - C.N_RESERVED
+    if n_real <= 0 or n_rows == 0:
+        return torch.full((n_rows, n), -1, dtype=torch.long)
+    keys = np.repeat(np.asarray(users, dtype=np.int64), n)
+    slot = np.tile(np.arange(n, dtype=np.int64), n_rows)
+    row_of = np.repeat(np.arange(n_rows, dtype=np.int64), n)
+    cand = np.full(n_rows * n, -1, dtype=np.int64)
+    todo = np.arange(n_rows * n)
+    pos_np = positives.cpu().numpy()
+    for rnd in range(MAX_REJECTION_ROUNDS):
+        u = hash_uniform(seed, keys[todo], slot[todo] + rnd * n)
+        draw = C.N_RESERVED + np.minimum((u * n_real).astype(np.int64), n_real - 1)
+        ok = ~pos_np[row_of[todo], draw]
+        cand[todo[ok]] = draw[ok]
+        todo = todo[~ok]
+        if not len(todo):
+            break
+    return torch.as_tensor(cand.reshape(n_rows, n))
+
+
+def rank_scores(
+    scores: torch.Tensor,
+    histories: Sequences,
+    target_offsets: np.ndarray,
+    target_items: np.ndarray,
+    *,
+    mask_history: bool = True,
+    negatives: torch.Tensor | None = None,
+) -> np.ndarray:
+    """Ranks of CSR targets (row ``r``: ``target_items[target_offsets[r]:target_offsets[r+1]]``).
+
+    ``scores`` (``(rows, item_space)``, writable) is modified in place. Targets should be
+    distinct within a row. Returns one 0-based rank per target, aligned with ``target_items``.
+    ``negatives`` (``(rows, n)`` item codes, ``-1`` = none) switches to sampled ranking.
+    """
+    dev = scores.device
+    n_rows, n_cols = scores.shape
+    t_counts = np.diff(np.asarray(target_offsets, dtype=np.int64))
+    t_rows_np = np.repeat(np.arange(n_rows, dtype=np.int64), t_counts)
+    t_rows = torch.as_tensor(t_rows_np, device=dev)
+    t = torch.as_tensor(np.asarray(target_items, dtype=np.int64), device=dev)
+    valid = (t >= C.N_RESERVED) & (t < n_cols)
+    t_safe = torch.where(valid, t, torch.zeros_like(t))
+    raw = scores[t_rows, t_safe].clone()
+    ok = valid & ~torch.isnan(raw) & (raw > -torch.inf)
+    single = bool(len(t_rows_np) == n_rows and np.all(t_counts == 1))
+
+    if negatives is None:
+        if mask_history and len(histories.items):
+            h_rows = torch.as_tensor(np.repeat(np.arange(n_rows), histories.lengths), device=dev)
+            h_items = torch.as_tensor(histories.items.astype(np.int64), device=dev)
+            keep = h_items < n_cols
+            scores[h_rows[keep], h_items[keep]] = -torch.inf
+        scores[:, : C.N_RESERVED] = -torch.inf
+        # targets are never masked: put their own scores back (PAD/MASK stay excluded)
+        scores[t_rows[valid], t[valid]] = raw[valid]
+        cand = scores if single else scores[t_rows]
+        worst = n_cols
+    else:
+        negatives = negatives.to(dev)
+        neg_ok = negatives >= 0
+        neg_scores = scores.gather(1, negatives.clamp(min=0))
+        neg_scores = torch.where(neg_ok, neg_scores, torch.full_like(neg_scores, -torch.inf))
+        # candidates per target: the row's negatives plus the row's targets (padded with -inf)
+        width = int(t_counts.max()) if len(t_counts) else 0
+        tgt_mat = torch.full((n_rows, width), -torch.inf, device=dev)
+        slot = torch.as_tensor(
+            np.arange(len(t_rows_np)) - np.repeat(target_offsets[:-1], t_counts), device=dev
+        )
+        tgt_mat[t_rows, slot] = torch.where(valid, raw, torch.full_like(raw, -torch.inf))
+        cand = torch.cat([neg_scores, tgt_mat], dim=1)[t_rows]
+        worst = negatives.shape[1] + width
+    # "not strictly below" = scores >= target, plus NaN (pessimistic); one pass, no NaN check
+    below = (cand < raw.view(-1, 1)).sum(dim=1, dtype=torch.int32).long()
+    above = cand.shape[1] - below - 1  # minus the target itself
+    ranks = torch.where(ok, above, torch.full_like(above, worst))
+    return ranks.cpu().numpy().astype(np.int64)
+
+
+def rank_target_sets(
+    model: object,
+    histories: Sequences,
+    target_offsets: np.ndarray,
+    target_items: np.ndarray,
+    *,
+    chunk_size: int = 2048,
+    mask_history: bool = True,
+    n_negatives: int | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """0-based rank of every target of every row (targets in CSR form aligned with ``histories``).
+
+    Scores ``chunk_size`` rows at a time. With ``n_negatives`` the ranking is *sampled*: each
+    target is ranked against ``n_negatives`` uniformly drawn non-positive items (seeded per user,
+    independent of ``chunk_size``) and the row's other targets.
+    """
+    target_offsets = np.asarray(target_offsets, dtype=np.int64)
+    target_items = np.asarray(target_items, dtype=np.int64)
+    if len(target_offsets) != len(histories) + 1:
+        raise ValueError(f"{len(target_offsets) - 1} target rows for {len(histories)} history rows")
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be >= 1")
+    out = np.empty(len(target_items), dtype=np.int64)
+    for start in range(0, len(histories), chunk_size):
+        stop = min(start + chunk_size, len(histories))
+        chunk = histories.take(np.arange(start, stop))
+        scores = _scores(model, chunk)
+        t_lo, t_hi = target_offsets[start], target_offsets[stop]
+        offs = target_offsets[start : stop + 1] - t_lo
+        items = target_items[t_lo:t_hi]
+        negatives = None
+        if n_negatives is not None:
+            pos = torch.zeros(scores.shape, dtype=torch.bool)
+            n_cols = scores.shape[1]
+            h_rows = np.repeat(np.arange(len(chunk)), chunk.lengths)
+            h_keep = chunk.items < n_cols
+            pos[h_rows[h_keep], chunk.items[h_keep].astype(np.int64)] = True
+            t_rows = np.repeat(np.arange(len(chunk)), np.diff(offs))
+            t_keep = (items >= 0) & (items < n_cols)
+            pos[t_rows[t_keep], items[t_keep]] = True
+            negatives = sample_negatives(chunk.users, pos, int(n_negatives), seed)
+        out[t_lo:t_hi] = rank_scores(
+            scores, chunk, offs, items, mask_history=mask_history, negatives=negatives
+        )
+    return out
 
 
 def rank_targets(
@@ -31,26 +210,7 @@ def rank_targets(
     targets = np.asarray(targets, dtype=np.int64)
     if len(targets) != len(histories):
         raise ValueError(f"{len(targets)} targets for {len(histories)} history rows")
-    out = np.empty(len(targets), dtype=np.int64)
-    for start in range(0, len(histories), chunk_size):
-        rows = np.arange(start, min(start + chunk_size, len(histories)))
-        chunk = histories.take(rows)
-        scores = model.score(chunk).detach().float().cpu()  # type: ignore[attr-defined]
-        t = torch.as_tensor(targets[rows])
-        n_cols = scores.shape[1]
-        valid = (t >= 2) & (t < n_cols)
-        raw = scores.gather(1, torch.where(valid, t, torch.zeros_like(t)).view(-1, 1)).view(-1).clone()
-        if mask_history and len(chunk.items):
-            h_rows = torch.as_tensor(np.repeat(np.arange(len(chunk)), chunk.lengths))
-            h_items = torch.as_tensor(chunk.items.astype(np.int64))
-            keep = h_items < n_cols
-            scores[h_rows[keep], h_items[keep]] = -torch.inf
-        scores[:, :2] = -torch.inf
-        raw = torch.where(valid, raw, torch.full_like(raw, -torch.inf))
-        # pessimistic ties: every *other* candidate scoring >= the target ranks above it
-        above = (scores >= raw.view(-1, 1)).sum(dim=1)
-        target_still_candidate = scores.gather(1, torch.where(valid, t, torch.zeros_like(t)).view(-1, 1)).view(-1)
-        above = above - ((target_still_candidate >= raw) & valid).long()
-        ranks = torch.where(torch.isfinite(raw), above, torch.full_like(above, n_cols))
-        out[rows] = ranks.numpy()
-    return out
+    offsets = np.arange(len(targets) + 1, dtype=np.int64)
+    return rank_target_sets(
+        model, histories, offsets, targets, chunk_size=chunk_size, mask_history=mask_history
+    )
