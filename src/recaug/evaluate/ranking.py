@@ -33,15 +33,11 @@ MAX_REJECTION_ROUNDS = 64
 
 
 def _scores(model: object, histories: Sequences) -> torch.Tensor:
-    """Model scores as a private float32 tensor we may write into."""
+    """Model scores as float32; the ranking only reads them (a model may return cached tensors)."""
     out = model.score(histories)  # type: ignore[attr-defined]
     if not isinstance(out, torch.Tensor):
         out = torch.as_tensor(np.asarray(out))
-    out = out.detach()
-    scores = out.to(dtype=torch.float32)
-    if scores.data_ptr() == out.data_ptr() or not scores.is_contiguous():
-        # never write -inf into a tensor the model still owns (cached or expanded scores)
-        scores = scores.clone(memory_format=torch.contiguous_format)
+    scores = out.detach().to(dtype=torch.float32)
     if scores.dim() != 2 or scores.shape[0] != len(histories):
         raise ValueError(
             f"model.score returned shape {tuple(scores.shape)} for {len(histories)} history rows; "
@@ -98,16 +94,23 @@ def rank_scores(
 ) -> np.ndarray:
     """Ranks of CSR targets (row ``r``: ``target_items[target_offsets[r]:target_offsets[r+1]]``).
 
-    ``scores`` (``(rows, item_space)``, writable) is modified in place. Targets should be
-    distinct within a row. Returns one 0-based rank per target, aligned with ``target_items``.
-    ``negatives`` (``(rows, n)`` item codes, ``-1`` = none) switches to sampled ranking.
+    ``scores`` (``(rows, item_space)``) is only read, never written, so a model may return cached
+    tensors. Targets should be distinct within a row. Returns one 0-based rank per target,
+    aligned with ``target_items``. ``negatives`` (``(rows, n)`` item codes, ``-1`` = none)
+    switches to sampled ranking.
+
+    Masking with ``-inf`` is computed without writing it: count the columns not strictly below
+    the target over the whole row, then subtract the masked columns (PAD, MASK, history) that
+    were counted, an O(history) correction.
     """
     dev = scores.device
     n_rows, n_cols = scores.shape
-    t_counts = np.diff(np.asarray(target_offsets, dtype=np.int64))
+    target_offsets = np.asarray(target_offsets, dtype=np.int64)
+    target_items = np.asarray(target_items, dtype=np.int64)
+    t_counts = np.diff(target_offsets)
     t_rows_np = np.repeat(np.arange(n_rows, dtype=np.int64), t_counts)
     t_rows = torch.as_tensor(t_rows_np, device=dev)
-    t = torch.as_tensor(np.asarray(target_items, dtype=np.int64), device=dev)
+    t = torch.as_tensor(target_items, device=dev)
     valid = (t >= C.N_RESERVED) & (t < n_cols)
     t_safe = torch.where(valid, t, torch.zeros_like(t))
     raw = scores[t_rows, t_safe].clone()
@@ -115,15 +118,12 @@ def rank_scores(
     single = bool(len(t_rows_np) == n_rows and np.all(t_counts == 1))
 
     if negatives is None:
-        if mask_history and len(histories.items):
-            h_rows = torch.as_tensor(np.repeat(np.arange(n_rows), histories.lengths), device=dev)
-            h_items = torch.as_tensor(histories.items.astype(np.int64), device=dev)
-            keep = h_items < n_cols
-            scores[h_rows[keep], h_items[keep]] = -torch.inf
-        scores[:, : C.N_RESERVED] = -torch.inf
-        # targets are never masked: put their own scores back (PAD/MASK stay excluded)
-        scores[t_rows[valid], t[valid]] = raw[valid]
+        # count over *all* columns of the unmodified scores (no copy, no writes) ...
         cand = scores if single else scores[t_rows]
+        below = (cand < raw.view(-1, 1)).sum(dim=1, dtype=torch.int32).long()
+        above = n_cols - below - 1  # minus the target itself
+        # ... then take back the masked columns (PAD, MASK, history minus targets) counted above
+        above = above - _masked_above(scores, histories, target_offsets, target_items, raw, mask_history)
         worst = n_cols
     else:
         negatives = negatives.to(dev)
@@ -139,11 +139,51 @@ def rank_scores(
         tgt_mat[t_rows, slot] = torch.where(valid, raw, torch.full_like(raw, -torch.inf))
         cand = torch.cat([neg_scores, tgt_mat], dim=1)[t_rows]
         worst = negatives.shape[1] + width
-    # "not strictly below" = scores >= target, plus NaN (pessimistic); one pass, no NaN check
-    below = (cand < raw.view(-1, 1)).sum(dim=1, dtype=torch.int32).long()
-    above = cand.shape[1] - below - 1  # minus the target itself
+        below = (cand < raw.view(-1, 1)).sum(dim=1, dtype=torch.int32).long()
+        above = cand.shape[1] - below - 1  # minus the target itself
     ranks = torch.where(ok, above, torch.full_like(above, worst))
     return ranks.cpu().numpy().astype(np.int64)
+
+
+def _masked_above(
+    scores: torch.Tensor,
+    histories: Sequences,
+    target_offsets: np.ndarray,
+    target_items: np.ndarray,
+    raw: torch.Tensor,
+    mask_history: bool,
+) -> torch.Tensor:
+    """Per target: how many masked columns of its row are *not* strictly below its score.
+
+    Masked columns are PAD and MASK, plus (with ``mask_history``) the row's distinct history
+    items that are not among its targets. Work is O(history), not O(rows x items).
+    """
+    dev = scores.device
+    n_rows, n_cols = scores.shape
+    rows = [np.repeat(np.arange(n_rows, dtype=np.int64), C.N_RESERVED)]
+    cols = [np.tile(np.arange(C.N_RESERVED, dtype=np.int64), n_rows)]
+    if mask_history and len(histories.items):
+        h_items = histories.items.astype(np.int64)
+        h_rows = np.repeat(np.arange(n_rows, dtype=np.int64), histories.lengths)
+        keep = (h_items >= C.N_RESERVED) & (h_items < n_cols)
+        key = np.unique(h_rows[keep] * n_cols + h_items[keep])  # each masked column once per row
+        t_counts = np.diff(target_offsets)
+        t_key = np.repeat(np.arange(n_rows, dtype=np.int64), t_counts) * n_cols + target_items
+        key = key[~np.isin(key, t_key)]  # targets are never masked
+        rows.append(key // n_cols)
+        cols.append(key % n_cols)
+    p_rows = np.concatenate(rows)
+    p_cols = np.concatenate(cols)
+    # pair every masked column with every target of its row
+    counts = np.diff(target_offsets)[p_rows]
+    pair = np.repeat(np.arange(len(p_rows)), counts)
+    first = np.repeat(target_offsets[p_rows], counts)
+    within = np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
+    tgt = torch.as_tensor(first + within, device=dev)
+    values = scores[torch.as_tensor(p_rows[pair], device=dev), torch.as_tensor(p_cols[pair], device=dev)]
+    not_below = ~(values < raw[tgt])
+    out = torch.zeros(len(raw), dtype=torch.long, device=dev)
+    return out.index_add_(0, tgt, not_below.long())
 
 
 def rank_target_sets(

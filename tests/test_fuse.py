@@ -1,0 +1,196 @@
+"""Fuser: ratio, quota, weight, de-duplication, placement, leakage guard, determinism; consistency filter."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from recaug import columns as C
+from recaug.data import Interactions
+from recaug.errors import ConfigError, DataError, LeakageError
+from recaug.fuse import ConsistencyFilter, Fuser, FuseReport, fuse
+from recaug.split import LeaveLastOut, Split
+
+
+@pytest.fixture
+def split() -> Split:
+    """u0: train 2,3,4 (t 10-12), valid 5, test 6; u1: train 7, valid 8, test 9; u2: train 2..7, valid 8, test 9."""
+    users = [0] * 5 + [1] * 3 + [2] * 8
+    items = [2, 3, 4, 5, 6] + [7, 8, 9] + [2, 3, 4, 5, 6, 7, 8, 9]
+    ts = list(range(10, 15)) + list(range(20, 23)) + list(range(30, 38))
+    return LeaveLastOut().split(Interactions.from_arrays(users, items, ts))
+
+
+def synth(
+    users: list[int], items: list[int], ts: list[int] | None = None, source: str = "gen"
+) -> Interactions:
+    return Interactions.from_arrays(users, items, ts, source=np.full(len(users), source))
+
+
+@pytest.fixture
+def synthetic() -> Interactions:
+    """u0 (existing): 10, 11, 3 (3 repeats a train pair); u1 (existing): 12, 12, 13;
+    u100 (new): 20..23; u101 (new): 24, 25."""
+    return synth(
+        [0, 0, 0, 1, 1, 1, 100, 100, 100, 100, 101, 101],
+        [10, 11, 3, 12, 12, 13, 20, 21, 22, 23, 24, 25],
+        [0, 1, 2, 0, 1, 2, 0, 1, 2, 3, 0, 1],
+    )
+
+
+def test_dedup_counts_and_report(split: Split, synthetic: Interactions) -> None:
+    fused, report = Fuser().fuse(split.train, synthetic, split=split)
+    assert isinstance(report, FuseReport)
+    assert report.rows_in == {"gen": 12, "real": 10}
+    assert report.dropped == {"duplicate_of_real": 1, "duplicate_within_synthetic": 1}
+    assert report.rows_out == {"gen": 10, "real": 10}
+    assert len(fused) == 20
+    assert (report.users_extended, report.users_new) == (2, 2)
+    assert report.synthetic_in == 12 and report.synthetic_out == 10
+    assert "duplicate_of_real" in report.to_markdown()
+    assert report.to_dict()["settings"]["placement"] == "prepend"
+    # no synthetic pair duplicates a real pair of the same user, nor another synthetic pair
+    syn = fused.frame.filter(pl.col(C.SOURCE) != C.REAL)
+    assert syn.join(split.train.pairs(), on=[C.USER, C.ITEM], how="semi").height == 0
+    assert syn.select(C.USER, C.ITEM).is_duplicated().sum() == 0
+
+
+def test_input_unchanged_and_real_rows_recovered(split: Split, synthetic: Interactions) -> None:
+    train_before, synth_before = split.train.frame.clone(), synthetic.frame.clone()
+    fused, _ = Fuser().fuse(split.train, synthetic, split=split)
+    assert split.train.frame.equals(train_before)
+    assert synthetic.frame.equals(synth_before)
+    assert fused.real() == split.train
+    assert fused.columns == split.train.columns
+
+
+def test_weight_column(split: Split, synthetic: Interactions) -> None:
+    fused, _ = Fuser(weight=0.25).fuse(split.train, synthetic)
+    f = fused.frame
+    assert f.filter(pl.col(C.SOURCE) == C.REAL).get_column(C.WEIGHT).to_list() == [1.0] * 10
+    assert set(f.filter(pl.col(C.SOURCE) != C.REAL).get_column(C.WEIGHT).to_list()) == {0.25}
+    assert fused.real().frame.drop(C.WEIGHT).equals(split.train.frame)
+
+
+def test_prepend_places_completions_before_history(split: Split, synthetic: Interactions) -> None:
+    fused, _ = Fuser().fuse(split.train, synthetic, split=split)
+    f = fused.frame.filter(pl.col(C.SOURCE) != C.REAL)
+    u0 = f.filter(pl.col(C.USER) == 0)
+    assert u0.get_column(C.ITEM).to_list() == [10, 11]  # relative order kept
+    assert u0.get_column(C.TIME).to_list() == [8, 9]  # first train timestamp is 10
+    u1 = f.filter(pl.col(C.USER) == 1)
+    assert u1.get_column(C.TIME).to_list() == [18, 19]
+    # new users keep their own timestamps
+    assert f.filter(pl.col(C.USER) == 100).get_column(C.TIME).to_list() == [0, 1, 2, 3]
+    # the fused sequence of u0 is synthetic first, then the real history
+    seq = fused.frame.filter(pl.col(C.USER) == 0).get_column(C.ITEM).to_list()
+    assert seq == [10, 11, 2, 3, 4]
+
+
+def test_keep_placement_refuses_rows_after_train_end(split: Split) -> None:
+    ok = synth([0, 0], [10, 11], [10, 12])  # u0 train ends at 12
+    fused, _ = Fuser(placement="keep").fuse(split.train, ok, split=split)
+    assert fused.frame.filter(pl.col(C.SOURCE) != C.REAL).get_column(C.TIME).to_list() == [10, 12]
+    late = synth([0], [10], [13])
+    with pytest.raises(LeakageError, match="after the user's last training"):
+        Fuser(placement="keep").fuse(split.train, late, split=split)
+
+
+def test_segment_quota(split: Split, synthetic: Interactions) -> None:
+    # u0 has 3 training rows, u1 has 1, u2 has 6; new users count as 0
+    _, report = Fuser(only_users_with_at_most=2).fuse(split.train, synthetic)
+    assert report.dropped["user_not_in_segment"] == 2  # u0's 2 remaining rows
+    assert report.rows_out["gen"] == 8
+    _, report = Fuser(only_users_with_at_most=2, allow_new_users=False).fuse(split.train, synthetic)
+    assert report.dropped["new_user_not_allowed"] == 6
+    assert report.rows_out["gen"] == 2 and report.users_new == 0 and report.users_extended == 1
+
+
+def test_max_rows_per_user_keeps_last(split: Split, synthetic: Interactions) -> None:
+    fused, report = Fuser(max_rows_per_user=1).fuse(split.train, synthetic)
+    assert report.dropped["over_max_rows_per_user"] == 10 - 4
+    syn = fused.frame.filter(pl.col(C.SOURCE) != C.REAL).sort(C.USER)
+    assert syn.get_column(C.ITEM).to_list() == [11, 13, 23, 25]
+    # a cap above some users' row counts keeps those users whole
+    _, report = Fuser(max_rows_per_user=3).fuse(split.train, synthetic)
+    assert report.dropped["over_max_rows_per_user"] == 1 and report.rows_out["gen"] == 9
+
+
+def test_ratio_takes_whole_users_exactly() -> None:
+    train = Interactions.from_arrays(np.arange(10), np.arange(2, 12))  # 10 real rows
+    syn = synth(np.repeat(np.arange(100, 120), 2).tolist(), list(range(20, 60)))  # 20 users x 2 rows
+    for ratio, rows in ((1.0, 10), (0.5, 4), (0.0, 0), (10.0, 40)):
+        fused, report = Fuser(ratio=ratio, seed=3).fuse(train, syn)
+        assert report.rows_out.get("gen", 0) == rows
+        assert report.dropped["over_ratio"] == 40 - rows
+        counts = fused.frame.filter(pl.col(C.SOURCE) != C.REAL).group_by(C.USER).len()
+        assert (counts.get_column("len") == 2).all()  # whole users only
+
+
+def test_ratio_deterministic_under_seed() -> None:
+    train = Interactions.from_arrays(np.arange(10), np.arange(2, 12))
+    syn = synth(np.repeat(np.arange(100, 160), 2).tolist(), list(range(20, 140)))
+
+    def kept(seed: int) -> list[int]:
+        fused, _ = Fuser(ratio=1.0, seed=seed).fuse(train, syn)
+        return fused.frame.filter(pl.col(C.SOURCE) != C.REAL).get_column(C.USER).unique().sort().to_list()
+
+    assert kept(1) == kept(1)
+    assert kept(1) != kept(2)
+    a, _ = fuse(train, syn, ratio=1.0, seed=5)
+    b, _ = fuse(train, syn, ratio=1.0, seed=5)
+    assert a == b
+
+
+def test_leakage_assertion(split: Split, synthetic: Interactions) -> None:
+    Fuser().fuse(split.train, synthetic, split=split)  # clean: passes
+    for held_item in (5, 6):  # u0's valid and test items
+        leak = synthetic.concat(synth([0], [held_item], [5]))
+        with pytest.raises(LeakageError):
+            Fuser().fuse(split.train, leak, split=split)
+        # checked before any filtering: a ratio that would drop everything still fails
+        with pytest.raises(LeakageError):
+            Fuser(ratio=0.0).fuse(split.train, leak, split=split)
+    # a new synthetic user may hold any item
+    Fuser().fuse(split.train, synthetic.concat(synth([100], [6], [9])), split=split)
+
+
+def test_bad_inputs(split: Split) -> None:
+    with pytest.raises(DataError, match="source"):
+        Fuser().fuse(split.train, synth([0], [10], source=C.REAL))
+    for bad in ({"ratio": -1}, {"weight": float("nan")}, {"placement": "append"}, {"max_rows_per_user": -1}):
+        with pytest.raises(ConfigError):
+            Fuser(**bad)
+    with pytest.raises(ConfigError):
+        ConsistencyFilter(keep=0.5, threshold=0.5)
+
+
+def _consistency_data() -> tuple[Interactions, Interactions, np.ndarray]:
+    rng = np.random.default_rng(7)
+
+    def plausible(users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lens = rng.integers(5, 12, len(users))
+        return np.repeat(users, lens), rng.integers(2, 80, lens.sum())
+
+    real = Interactions.from_arrays(*plausible(np.arange(200)))
+    su, si = plausible(np.arange(1000, 1100))
+    fake_users = np.arange(2000, 2010)
+    fu = np.repeat(fake_users, 30)
+    fi = np.repeat(500 + np.arange(10), 30)  # one unseen item repeated 30 times
+    syn = synth(np.r_[su, fu].tolist(), np.r_[si, fi].tolist())
+    return real, syn, fake_users
+
+
+def test_consistency_filter_drops_planted_fakes_first() -> None:
+    real, syn, fake_users = _consistency_data()
+    flt = ConsistencyFilter(keep=100 / 110, seed=0)
+    ranked = flt.fake_proba(real, syn)
+    assert set(ranked.get_column(C.USER).head(10).to_list()) == set(fake_users.tolist())
+    kept = flt.select_users(real, syn)
+    assert len(kept) == 100 and not set(kept.tolist()) & set(fake_users.tolist())
+    assert len(flt.filter(real, syn)) == len(syn) - 300
+    # inside the fuser (no de-duplication so every fake row reaches the filter)
+    fused, report = Fuser(consistency=flt, deduplicate=False).fuse(real, syn)
+    assert report.dropped["consistency_filter"] == 300
+    assert not fused.frame.get_column(C.USER).is_in(fake_users.tolist()).any()
