@@ -1,0 +1,424 @@
+"""The pipeline config: one pydantic model per stage section, loaded from YAML with ``--set`` overrides.
+
+Every section forbids unknown keys. :func:`load_config` turns pydantic's ``ValidationError`` into a
+:class:`~recaug.errors.ConfigError` with one readable line per problem, each naming the dotted path
+of the key (``train.params.epochs: ...``). ``variants`` lists the arms compared under the same
+seeds: the control (always run without ``generate``/``expand``) and each augmented arm, given as
+overrides of the ``generate``/``expand``/``fuse``/``train`` sections.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from recaug.errors import ConfigError
+
+#: Stages in pipeline order (``only=`` and the manifest use these names).
+STAGES = ("data", "preprocess", "split", "generate", "expand", "fuse", "train", "evaluate", "report")
+#: Sections a variant may override (everything upstream of the augmentation is shared).
+VARIANT_SECTIONS = ("generate", "expand", "fuse", "train")
+
+
+class Section(BaseModel):
+    """Base of every section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ColumnsConfig(Section):
+    """Input column names (guessed from usual names when omitted)."""
+
+    user: str | None = None
+    item: str | None = None
+    time: str | None = None
+    event: str | None = None
+    category: str | None = None
+    rating: str | None = None
+    query: str | None = None
+
+
+class DataConfig(Section):
+    """Where interactions come from: a file/folder (``path``) or the built-in simulator."""
+
+    source: Literal["file", "simulate"] = "file"
+    path: str | None = None
+    format: str = "auto"
+    columns: ColumnsConfig = Field(default_factory=ColumnsConfig)
+    sep: str | None = None
+    item_side: str | None = None
+    name: str | None = None
+    simulate: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of simulate_shop.")
+
+
+class PreprocessConfig(Section):
+    """Preprocessing steps, e.g. ``[{step: dedup, mode: consecutive}, {step: kcore, user_k: 5}]``."""
+
+    steps: list[dict[str, Any]] = Field(
+        default_factory=lambda: [
+            {"step": "dedup", "mode": "consecutive"},
+            {"step": "kcore"},
+            {"step": "remap"},
+        ]
+    )
+
+
+class SplitConfig(Section):
+    """Split protocol: leave-last-out (default) or temporal cut points."""
+
+    protocol: Literal["leave_last_out", "temporal"] = "leave_last_out"
+    n_valid: int = Field(1, ge=0)
+    n_test: int = Field(1, ge=1)
+    min_train: int = Field(1, ge=0)
+    valid_at: float | int | None = 0.8
+    test_at: float | int = 0.9
+    require_train_history: bool = True
+
+
+class GenerateConfig(Section):
+    """A synthesizer (``method``; ``null`` skips the stage) fitted on train only, then sampled."""
+
+    method: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict, description="Synthesizer constructor settings.")
+    sample: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of sample().")
+
+
+class ExpandConfig(Section):
+    """Offline sequence augmentation: an augmenter ``policy`` (``null`` skips the stage)."""
+
+    policy: dict[str, Any] | None = None
+    n_views: int = Field(1, ge=1)
+    min_length: int = Field(2, ge=1, description="Augmented sequences shorter than this are dropped.")
+
+
+class FuseConfig(Section):
+    """How synthetic rows join the real training rows (see ``recaug.fuse.Fuser``)."""
+
+    ratio: float | None = Field(None, ge=0)
+    only_users_with_at_most: int | None = Field(None, ge=0)
+    allow_new_users: bool = True
+    max_rows_per_user: int | None = Field(None, ge=0)
+    weight: float | None = Field(None, ge=0)
+    deduplicate: bool = False
+    placement: Literal["prepend", "keep"] = "prepend"
+    quality: bool = True
+    quality_discriminator: bool = False
+
+
+class TrainConfig(Section):
+    """The model (``recaug.models`` name) and its constructor settings (incl. epochs, lr ...)."""
+
+    model: str = "sasrec"
+    params: dict[str, Any] = Field(default_factory=dict)
+    device: str = "auto"
+
+
+class SegmentsConfig(Section):
+    """User segments the results are broken down by."""
+
+    history_edges: list[int] = Field(default_factory=lambda: [3, 5, 10])
+    new_user_max_history: int = Field(5, ge=0)
+    cross_category: bool = True
+
+
+class EvaluateConfig(Section):
+    """Full-ranking evaluation (``candidates: all``), metrics, segments and statistics."""
+
+    ks: list[int] = Field(default_factory=lambda: [5, 10, 20])
+    metrics: list[Literal["HR", "NDCG", "MRR", "Recall"]] = Field(
+        default_factory=lambda: ["HR", "NDCG", "MRR", "Recall"]
+    )
+    candidates: Literal["all"] | int = "all"
+    targets: list[Literal["valid", "test"]] = Field(default_factory=lambda: ["valid", "test"])
+    primary_metric: str = "NDCG@10"
+    segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
+    bootstrap: int = Field(1000, ge=1)
+    confidence: float = Field(0.95, gt=0, lt=1)
+
+    @field_validator("ks")
+    @classmethod
+    def _positive(cls, ks: list[int]) -> list[int]:
+        if not ks or min(ks) < 1:
+            raise ValueError("cut-offs must be positive integers")
+        return ks
+
+
+class ReportConfig(Section):
+    """The report written at the end of a run."""
+
+    enabled: bool = True
+    title: str | None = None
+    formats: list[Literal["html", "md", "json"]] = Field(default_factory=lambda: ["html", "md", "json"])
+
+
+class TuneConfig(Section):
+    """Augmentation-policy search space for ``tune`` (validation metric only)."""
+
+    metric: str = "NDCG@10"
+    ops: list[str] = Field(default_factory=lambda: ["crop", "mask", "reorder"])
+    intensity: tuple[float, float] = (0.1, 0.7)
+    n_views: tuple[int, int] = (1, 3)
+    synthetic_share: tuple[float, float] | None = None
+    seed: int = 0
+
+
+class VariantConfig(Section):
+    """One arm: overrides of the augmentation and training sections."""
+
+    description: str = ""
+    generate: dict[str, Any] | None = None
+    expand: dict[str, Any] | None = None
+    fuse: dict[str, Any] | None = None
+    train: dict[str, Any] | None = None
+
+
+class Config(Section):
+    """The whole pipeline: one section per stage, seeds, and the compared variants."""
+
+    name: str = "run"
+    data: DataConfig = Field(default_factory=DataConfig)
+    preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    expand: ExpandConfig = Field(default_factory=ExpandConfig)
+    fuse: FuseConfig = Field(default_factory=FuseConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    tune: TuneConfig = Field(default_factory=TuneConfig)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    control: str = "control"
+    variants: dict[str, VariantConfig] = Field(default_factory=dict)
+
+    # -- variants --------------------------------------------------------------------------
+    def variant_names(self) -> list[str]:
+        """The control first, then the other variants in config order."""
+        names = [self.control]
+        names += [n for n in self.variants if n != self.control]
+        return names
+
+    def for_variant(self, name: str) -> Config:
+        """This config with ``name``'s overrides merged in (the control never augments)."""
+        if name not in self.variant_names():
+            raise ConfigError(f"unknown variant {name!r}; have {self.variant_names()}")
+        raw = self.model_dump(mode="json")
+        spec = self.variants.get(name)
+        if spec is not None:
+            for section in VARIANT_SECTIONS:
+                override = getattr(spec, section)
+                if override is not None:
+                    raw[section] = deep_merge(raw[section], override)
+        if name == self.control:
+            raw["generate"]["method"] = None
+            raw["expand"]["policy"] = None
+        raw["variants"] = {}
+        try:
+            return Config.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(format_errors(exc, prefix=("variants", name))) from None
+
+    def section(self, name: str) -> dict[str, Any]:
+        """One section as plain JSON-ready data."""
+        value = getattr(self, name)
+        return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` merged into a copy of ``base`` (nested mappings merged, everything else replaced)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text or "(top level)"
+
+
+def format_errors(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> str:
+    """One line per validation problem: ``dotted.path: what is wrong (got ...)``."""
+    lines = []
+    for err in exc.errors():
+        loc = tuple(p for p in (*prefix, *err["loc"]) if p not in ("literal['all']", "int"))
+        where = _path(loc)
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{where}: unknown key")
+        elif err["type"] == "missing":
+            lines.append(f"{where}: required key is missing")
+        else:
+            lines.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
+    head = "invalid config" if len(lines) == 1 else f"invalid config ({len(lines)} problems)"
+    return head + ":\n  " + "\n  ".join(dict.fromkeys(lines))
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"train.params.epochs=3"`` -> ``(["train", "params", "epochs"], 3)`` (value via ``yaml.safe_load``)."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {text!r}: expected KEY.PATH=VALUE")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: cannot parse the value: {exc}") from None
+    return key.split("."), parsed
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """A copy of ``raw`` with each ``a.b.c=value`` set (intermediate mappings are created)."""
+    out = copy.deepcopy(raw)
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = out
+        for i, key in enumerate(keys[:-1]):
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {text!r}: {'.'.join(keys[: i + 1])} is not a mapping")
+            node = child
+        node[keys[-1]] = value
+    return out
+
+
+def validate_config(raw: Any, *, base_dir: Path | None = None, check_files: bool = True) -> Config:
+    """Validate a raw mapping (YAML already parsed) into a :class:`Config`; raise ConfigError on problems."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"invalid config: expected a mapping of sections, got {type(raw).__name__}")
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc)) from None
+    problems: list[str] = []
+    for name in config.variants:
+        try:
+            config.for_variant(name)
+        except ConfigError as exc:
+            problems.append(str(exc).split(":\n  ", 1)[-1])
+    if problems:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+    resolve_paths(config, base_dir)
+    check_config(config, check_files=check_files)
+    return config
+
+
+def resolve_paths(config: Config, base_dir: Path | None) -> None:
+    """Make ``data.path``/``data.item_side`` absolute (relative to the config file's folder)."""
+    for key in ("path", "item_side"):
+        value = getattr(config.data, key)
+        if value:
+            p = Path(os.path.expanduser(os.path.expandvars(value)))
+            if not p.is_absolute() and base_dir is not None:
+                p = base_dir / p
+            setattr(config.data, key, str(p.resolve() if p.is_absolute() else p))
+
+
+def check_config(config: Config, *, check_files: bool = True) -> None:
+    """Checks pydantic cannot do: input files, preprocessing steps, augmenters, metric names."""
+    data = config.data
+    if data.source == "file":
+        if not data.path:
+            raise ConfigError("data.path: required when data.source is 'file' (or set data.source: simulate)")
+        if check_files and not Path(data.path).exists():
+            raise ConfigError(f"data.path: no such file or folder: {data.path}")
+    if check_files and data.item_side and not Path(data.item_side).exists():
+        raise ConfigError(f"data.item_side: no such file: {data.item_side}")
+    if data.source == "simulate":
+        import inspect
+
+        from recaug.data.demo import simulate_shop
+
+        allowed = set(inspect.signature(simulate_shop).parameters)
+        unknown = sorted(set(data.simulate) - allowed)
+        if unknown:
+            raise ConfigError(f"data.simulate: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+    from recaug.preprocess import Preprocessor
+
+    try:
+        Preprocessor.from_config(config.preprocess.steps)
+    except ConfigError as exc:
+        raise ConfigError(f"preprocess.steps: {exc}") from None
+    from recaug.models.training import parse_metric
+
+    for key, metric in (
+        ("evaluate.primary_metric", config.evaluate.primary_metric),
+        ("tune.metric", config.tune.metric),
+    ):
+        try:
+            name, k = parse_metric(metric)
+        except ConfigError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
+        if k not in config.evaluate.ks:
+            raise ConfigError(f"{key}: {metric!r} needs k={k} in evaluate.ks {config.evaluate.ks}")
+    from recaug.expand import available
+
+    bad_ops = [op for op in config.tune.ops if op not in available()]
+    if bad_ops:
+        raise ConfigError(f"tune.ops: unknown op(s) {bad_ops}; known: {available()}")
+    for name in config.variant_names():
+        arm = config.for_variant(name)
+        where = f"variants.{name}." if name in config.variants else ""
+        if arm.expand.policy is not None:
+            from recaug.expand import from_config
+
+            try:
+                from_config(copy.deepcopy(arm.expand.policy))
+            except ConfigError as exc:
+                raise ConfigError(f"{where}expand.policy: {exc}") from None
+
+
+def check_model(config: Config) -> None:
+    """Model names exist (imports torch, so run only when training is about to happen)."""
+    from recaug.models import get_model_class
+
+    for name in config.variant_names():
+        model = config.for_variant(name).train.model
+        try:
+            get_model_class(model)
+        except ConfigError as exc:
+            where = f"variants.{name}." if name in config.variants and config.variants[name].train else ""
+            raise ConfigError(f"{where}train.model: {exc}") from None
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None, *, check_files: bool = True) -> Config:
+    """Read a YAML config, apply ``--set`` overrides and validate it (ConfigError on any problem)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    raw = apply_overrides(raw or {}, list(overrides or []))
+    try:
+        return validate_config(raw, base_dir=path.parent.resolve(), check_files=check_files)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def config_schema() -> dict[str, Any]:
+    """The JSON schema of the config file (for editors and ``recaug config --schema``)."""
+    return Config.model_json_schema()
+
+
+def dump_config(config: Config) -> str:
+    """The resolved config as YAML (what ``config.resolved.yaml`` holds)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,363 @@
+"""Stage adapters: each reads its inputs from upstream stage folders and writes its outputs to ``out``.
+
+Every adapter returns ``info`` (JSON-ready; always ``rows_in`` and ``rows_out``), which the runner
+stores in the stage's cache marker and the manifest. Adapters are pure functions of (settings,
+inputs, seed): the same inputs give the same files, which is what makes resume exact.
+
+Outputs per stage:
+
+* data, preprocess: ``dataset/`` (the recaug dataset folder format, Parquet); preprocess adds
+  ``preprocess.json`` (one report per step);
+* split: ``train.parquet``, ``valid.parquet``, ``test.parquet``, ``protocol.json``;
+* generate: ``synthetic.parquet`` (+ ``quality/``);
+* expand: ``sequences.parquet`` (one row per augmented item with ``sequence`` id, source user,
+  op path) and ``provenance.json``;
+* fuse: ``train.parquet`` (real + kept synthetic rows, ``source`` tells them apart),
+  ``fuse.json`` and ``quality/`` (real vs synthetic distributions);
+* train: ``model/`` (``config.json`` + ``state.pt``), ``history.json`` (per-epoch curves);
+* evaluate: ``<target>/per_user.parquet`` + ``summary.json`` for each target.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from recaug import columns as C
+from recaug.data.dataset import Dataset
+from recaug.data.interactions import Interactions
+from recaug.errors import ConfigError, DataError
+from recaug.pipeline.config import (
+    DataConfig,
+    EvaluateConfig,
+    ExpandConfig,
+    FuseConfig,
+    GenerateConfig,
+    SplitConfig,
+)
+from recaug.pipeline.config import TrainConfig as TrainSection
+from recaug.split.base import Protocol, Split
+
+SPLIT_PARTS = ("train", "valid", "test")
+
+
+def _dump(path: Path, payload: Any) -> None:
+    path.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+
+
+# -- loaders ----------------------------------------------------------------------------------
+def load_dataset(folder: Path) -> Dataset:
+    """The dataset a data/preprocess stage wrote."""
+    return Dataset.load(folder / "dataset")
+
+
+def load_split(folder: Path) -> Split:
+    """The split a split stage wrote."""
+    parts = [Interactions(pl.read_parquet(folder / f"{p}.parquet"), sort=False) for p in SPLIT_PARTS]
+    proto = json.loads((folder / "protocol.json").read_text(encoding="utf-8"))
+    return Split(*parts, Protocol(**proto))
+
+
+# -- data / preprocess / split ----------------------------------------------------------------
+def run_data(cfg: DataConfig, out: Path) -> dict[str, Any]:
+    """Read the input file (or simulate the shop) and save it as a dataset folder."""
+    if cfg.source == "simulate":
+        from recaug.data.demo import simulate_shop
+
+        dataset = simulate_shop(**cfg.simulate)
+    else:
+        from recaug.data.io import read
+
+        assert cfg.path is not None
+        cols = cfg.columns
+        dataset = read(
+            cfg.path, format=cfg.format, user_col=cols.user, item_col=cols.item, time_col=cols.time,
+            event_col=cols.event, category_col=cols.category, rating_col=cols.rating, query_col=cols.query,
+            sep=cfg.sep, item_side=cfg.item_side, name=cfg.name,
+        )  # fmt: skip
+    dataset.save(out / "dataset")
+    n = len(dataset.interactions)
+    return {"rows_in": n, "rows_out": n, "users": dataset.vocab.n_users, "items": dataset.vocab.n_items}
+
+
+def run_preprocess(steps: list[dict[str, Any]], data_dir: Path, out: Path) -> dict[str, Any]:
+    """Apply the preprocessing steps; ``preprocess.json`` keeps one report per step."""
+    from recaug.preprocess import Preprocessor
+
+    dataset = load_dataset(data_dir)
+    pre = Preprocessor.from_config(steps)
+    result = pre.run(dataset)
+    result.dataset.save(out / "dataset")
+    reports = [r.to_dict() for r in result.reports]
+    # timings go to the marker, not the files: identical inputs give identical bytes downstream
+    untimed = [{k: v for k, v in r.items() if k != "seconds"} for r in reports]
+    _dump(out / "preprocess.json", {"steps": pre.to_config(), "reports": untimed})
+    ds = result.dataset
+    return {
+        "rows_in": len(dataset.interactions),
+        "rows_out": len(ds.interactions),
+        "users": ds.vocab.n_users,
+        "items": ds.vocab.n_items,
+        "steps": reports,
+    }
+
+
+def run_split(cfg: SplitConfig, data_dir: Path, out: Path) -> dict[str, Any]:
+    """Split by the configured protocol and write the three parts plus the protocol."""
+    from recaug.split import LeaveLastOut, TemporalSplit
+
+    dataset = load_dataset(data_dir)
+    if cfg.protocol == "leave_last_out":
+        protocol: Any = LeaveLastOut(n_valid=cfg.n_valid, n_test=cfg.n_test, min_train=cfg.min_train)
+    else:
+        protocol = TemporalSplit(
+            valid_at=cfg.valid_at, test_at=cfg.test_at, require_train_history=cfg.require_train_history
+        )
+    split = protocol.split(dataset.interactions)
+    for name in SPLIT_PARTS:
+        getattr(split, name).frame.write_parquet(out / f"{name}.parquet")
+    p = split.protocol
+    _dump(
+        out / "protocol.json",
+        {
+            "split": p.split,
+            "params": p.params,
+            "candidates": p.candidates,
+            "history_masking": p.history_masking,
+        },
+    )
+    sizes = {name: len(getattr(split, name)) for name in SPLIT_PARTS}
+    if sizes["test"] == 0:
+        raise DataError("the split left no test interactions", expected="users with at least 2 interactions")
+    return {"rows_in": len(dataset.interactions), "rows_out": sum(sizes.values()), **sizes}
+
+
+# -- generate / expand / fuse -----------------------------------------------------------------
+def _quality(
+    real: Interactions,
+    synthetic: Interactions,
+    items: pl.DataFrame,
+    seed: int,
+    discriminator: bool,
+    out: Path,
+) -> dict[str, Any] | None:
+    """Quality report of ``synthetic`` vs ``real`` into ``out`` (None when there is nothing to compare)."""
+    if len(synthetic) == 0 or len(real) == 0:
+        return None
+    from recaug.quality import QualityReport
+
+    report = QualityReport.compute(real, synthetic, items=items, seed=seed, discriminator=discriminator)
+    report.save(out)
+    plot = {}
+    if "lengths" in report.plot_data:
+        r, s = report.plot_data["lengths"]
+        plot["lengths"] = {"real": np.asarray(r).tolist(), "synthetic": np.asarray(s).tolist()}
+    if "popularity" in report.plot_data:
+        r, s = report.plot_data["popularity"]
+        plot["popularity"] = {
+            "real": np.sort(np.asarray(r))[::-1][:500].tolist(),
+            "synthetic": np.sort(np.asarray(s))[::-1][:500].tolist(),
+        }
+    if "category" in report.plot_data:
+        names, r, s = report.plot_data["category"]
+        plot["category"] = {
+            "names": [str(n) for n in names],
+            "real": np.asarray(r).tolist(),
+            "synthetic": np.asarray(s).tolist(),
+        }
+    _dump(out / "plot_data.json", plot)
+    return {"scores": report.scores, "overall": report.overall, "privacy": report.privacy}
+
+
+def run_generate(
+    cfg: GenerateConfig, split_dir: Path, data_dir: Path, seed: int, out: Path
+) -> dict[str, Any]:
+    """Fit a synthesizer on ``split.train`` only and sample synthetic interactions.
+
+    Uses ``recaug.generate.from_config({"method": ..., **params})`` (or ``get_synthesizer(name)``)
+    when the generate package provides it; a synthesizer follows ``fit(train) -> self`` and
+    ``sample(seed=..., **sample) -> Interactions``.
+    """
+    import recaug.generate as G
+
+    split = load_split(split_dir)
+    params = {**cfg.params}
+    if hasattr(G, "from_config"):
+        synth = G.from_config({"method": cfg.method, **params})
+    elif hasattr(G, "get_synthesizer"):
+        synth = G.get_synthesizer(cfg.method)(**params)
+    else:
+        raise ConfigError(
+            f"generate.method {cfg.method!r}: this recaug build has no synthesizers yet "
+            "(recaug.generate provides no from_config); remove the generate section"
+        )
+    synth.fit(split.train)
+    synthetic = synth.sample(seed=seed, **cfg.sample)
+    if not isinstance(synthetic, Interactions):
+        synthetic = Interactions(synthetic)
+    frame = synthetic.frame
+    if (frame.get_column(C.SOURCE) == C.REAL).any():
+        frame = frame.with_columns(pl.lit(str(cfg.method)).alias(C.SOURCE))
+    frame.write_parquet(out / "synthetic.parquet")
+    return {"rows_in": len(split.train), "rows_out": len(frame), "synthetic_users": frame[C.USER].n_unique()}
+
+
+def run_expand(cfg: ExpandConfig, split_dir: Path, seed: int, out: Path) -> dict[str, Any]:
+    """Augment every training sequence ``n_views`` times (train only) and keep the augmented views.
+
+    Models learn from interactions, whose item codes exclude PAD/MASK, so MASK/PAD tokens an
+    operation leaves are removed (an offline mask acts as item dropout); views shorter than
+    ``min_length`` are dropped.
+    """
+    from recaug.expand import expand_training, from_config
+
+    assert cfg.policy is not None
+    split = load_split(split_dir)
+    augmenter = from_config(json.loads(json.dumps(cfg.policy)))
+    expanded = expand_training(split.train, augmenter, n_views=cfg.n_views, seed=seed, keep_original=False)
+    seqs = expanded.sequences
+    lengths = seqs.lengths
+    frame = pl.DataFrame({
+        "sequence": np.repeat(np.arange(len(seqs), dtype=np.int64), lengths),
+        C.USER: np.repeat(seqs.users, lengths),
+        C.ITEM: seqs.items,
+        C.SOURCE: pl.Series(np.repeat(seqs.source.astype(str), lengths), dtype=pl.Utf8),
+    })  # fmt: skip
+    special = int((frame.get_column(C.ITEM) < C.N_RESERVED).sum())
+    frame = frame.filter(pl.col(C.ITEM) >= C.N_RESERVED)
+    frame = frame.filter(pl.len().over("sequence") >= cfg.min_length)
+    frame = frame.with_columns(pl.int_range(pl.len()).over("sequence").cast(pl.Int64).alias(C.TIME))
+    frame.write_parquet(out / "sequences.parquet")
+    _dump(out / "provenance.json", expanded.provenance)
+    return {
+        "rows_in": len(split.train),
+        "rows_out": frame.height,
+        "sequences": frame.get_column("sequence").n_unique() if frame.height else 0,
+        "special_tokens_removed": special,
+    }
+
+
+def run_fuse(
+    cfg: FuseConfig,
+    split_dir: Path,
+    data_dir: Path,
+    generate_dir: Path | None,
+    expand_dir: Path | None,
+    seed: int,
+    out: Path,
+) -> dict[str, Any]:
+    """Real training rows plus synthetic rows (generated ones, and expanded views as new users).
+
+    Each augmented view becomes its own new synthetic user (code above every real and generated
+    user), so sequence models train on it as an independent sequence, as offline augmentation
+    intends; ``source`` keeps the op path.
+    """
+    from recaug.fuse.fuser import Fuser
+
+    split = load_split(split_dir)
+    parts: list[pl.DataFrame] = []
+    if generate_dir is not None:
+        parts.append(pl.read_parquet(generate_dir / "synthetic.parquet"))
+    top = max(int(getattr(split, p).frame.get_column(C.USER).max() or 0) for p in SPLIT_PARTS)
+    if parts and parts[0].height:
+        top = max(top, int(parts[0].get_column(C.USER).max()))
+    if expand_dir is not None:
+        views = pl.read_parquet(expand_dir / "sequences.parquet")
+        views = views.with_columns((pl.col("sequence") + top + 1).cast(pl.Int32).alias(C.USER)).drop(
+            "sequence"
+        )
+        parts.append(views)
+    synthetic = Interactions(pl.concat(parts, how="diagonal_relaxed"), sort=False)
+    settings = cfg.model_dump(exclude={"quality", "quality_discriminator"})
+    fused, report = Fuser(**settings, seed=seed).fuse(split.train, synthetic, split=split)
+    fused.frame.write_parquet(out / "train.parquet")
+    _dump(out / "fuse.json", report.to_dict())
+    kept = fused.filter(pl.col(C.SOURCE) != C.REAL)
+    quality = None
+    if cfg.quality and len(kept):
+        dataset = load_dataset(data_dir)
+        quality = _quality(split.train, kept, dataset.items, seed, cfg.quality_discriminator, out / "quality")
+    real = len(split.train)
+    return {
+        "rows_in": real + len(synthetic),
+        "rows_out": len(fused),
+        "real_rows": real,
+        "synthetic_in": len(synthetic),
+        "rows_added": len(kept),
+        "synthetic_share": len(kept) / real if real else 0.0,
+        "quality": quality,
+    }
+
+
+# -- train / evaluate -------------------------------------------------------------------------
+def run_train(
+    cfg: TrainSection, train_file: Path, split_dir: Path, data_dir: Path, seed: int, out: Path
+) -> dict[str, Any]:
+    """Fit the model on the (fused) training rows; ``valid`` is used for early stopping only."""
+    from recaug.models import get_model_class
+
+    split = load_split(split_dir)
+    train = Interactions(pl.read_parquet(train_file), sort=False)
+    dataset = load_dataset(data_dir)
+    model_cls = get_model_class(cfg.model)
+    try:
+        model = model_cls(seed=seed, device=cfg.device, **cfg.params)
+    except TypeError as exc:
+        raise ConfigError(f"train.params for model {cfg.model!r}: {exc}") from None
+    model.fit(train, split.valid, item_space=dataset.vocab.item_space)
+    model.save(out / "model")
+    history = [dict(h) for h in getattr(model, "history_", []) or []]
+    epoch_seconds = sum(float(h.pop("seconds", 0.0) or 0.0) for h in history)  # timings stay out of the files
+    _dump(
+        out / "history.json",
+        {"model": cfg.model, "history": history, "best_epoch": getattr(model, "best_epoch_", None)},
+    )
+    device = str(getattr(model, "torch_device", cfg.device))
+    n_syn = int((train.frame.get_column(C.SOURCE) != C.REAL).sum())
+    return {
+        "rows_in": len(train),
+        "rows_out": len(train),
+        "synthetic_rows": n_syn,
+        "epochs": len(history),
+        "epoch_seconds": round(epoch_seconds, 4),
+        "device": device,
+    }
+
+
+def segment_rules(cfg: EvaluateConfig, dataset: Dataset) -> list[Any]:
+    """History-length buckets, new users and (when items have categories) cross-category."""
+    from recaug.evaluate import CrossCategory, HistoryLength, NewUsers
+
+    rules: list[Any] = [
+        NewUsers(cfg.segments.new_user_max_history),
+        HistoryLength(tuple(cfg.segments.history_edges)),
+    ]
+    if cfg.segments.cross_category and dataset.item_categories() is not None:
+        rules.append(CrossCategory(dataset))
+    return rules
+
+
+def run_evaluate(
+    cfg: EvaluateConfig, model_dir: Path, split_dir: Path, data_dir: Path, seed: int, out: Path
+) -> dict[str, Any]:
+    """Full-ranking evaluation on each target; per-user results and summaries per target."""
+    from recaug.evaluate import Evaluator
+    from recaug.models.base import Recommender
+
+    split = load_split(split_dir)
+    dataset = load_dataset(data_dir)
+    model = Recommender.load(model_dir / "model")
+    evaluator = Evaluator(ks=tuple(cfg.ks), metrics=tuple(cfg.metrics), candidates=cfg.candidates, seed=seed)
+    rules = segment_rules(cfg, dataset)
+    summaries: dict[str, Any] = {}
+    n_users = 0
+    for target in cfg.targets:
+        result = evaluator.evaluate(model, split, target, segments=rules)
+        result.save(out / target)
+        summaries[target] = result.summary()
+        n_users = max(n_users, result.n_users)
+    return {"rows_in": len(split.test) + len(split.valid), "rows_out": n_users, "summary": summaries}

@@ -1,0 +1,277 @@
+"""Gather every number the report shows from a run directory (no figures, no formatting).
+
+Per-user metrics are the primary result: for each variant a user's metric is averaged over the
+seeds, then each segment gets the mean with a bootstrap CI, and each augmented variant is compared
+with the control on the same users (paired t-test and Wilcoxon signed-rank, relative lift). With
+two or more seeds the seed-level paired comparison is added.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from recaug import columns as C
+from recaug.errors import DataError
+from recaug.evaluate.segments import ALL, PREFIX
+
+#: Segment order of the headline table (others follow in stored order).
+SEGMENT_ORDER = ("all", "new_users", "history<=3", "cross_category", "same_category")
+
+
+def _read(path: Path, default: Any = None) -> Any:
+    if not path.is_file():
+        return default
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _clean(x: Any) -> Any:
+    """JSON-safe: NaN/inf -> None, numpy scalars -> Python."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def headline_metrics(primary: str, available: list[str]) -> list[str]:
+    """The primary metric plus HR at the same cut-off (when evaluated)."""
+    out = [primary] if primary in available else available[:1]
+    k = primary.partition("@")[2]
+    hr = f"HR@{k}"
+    if hr in available and hr not in out:
+        out.append(hr)
+    return out
+
+
+def per_user_mean(run_dir: Path, arm: dict[str, dict[str, Any]], target: str) -> pl.DataFrame | None:
+    """One row per user: metrics averaged over seeds; segment memberships from the first seed."""
+    frames = []
+    for seed, rec in arm.items():
+        ev = rec["stages"].get("evaluate")
+        if not ev:
+            continue
+        f = run_dir / ev / target / "per_user.parquet"
+        if f.is_file():
+            frames.append((seed, pl.read_parquet(f)))
+    if not frames:
+        return None
+    base = frames[0][1]
+    metrics = [c for c in base.columns if "@" in c]
+    segs = [c for c in base.columns if c.startswith(PREFIX)]
+    stacked = pl.concat([f.select(C.USER, *metrics) for _, f in frames])
+    mean = stacked.group_by(C.USER).agg(pl.col(metrics).mean()).sort(C.USER)
+    return mean.join(base.select(C.USER, "n_history", *segs), on=C.USER, how="left")
+
+
+def _segments(frame: pl.DataFrame) -> list[str]:
+    stored = [c[len(PREFIX) :] for c in frame.columns if c.startswith(PREFIX)]
+    names = [ALL] + stored
+    ordered = [s for s in SEGMENT_ORDER if s in names]
+    return ordered + [s for s in names if s not in ordered]
+
+
+def _members(frame: pl.DataFrame, segment: str) -> pl.DataFrame:
+    return frame if segment == ALL else frame.filter(pl.col(PREFIX + segment))
+
+
+def headline(
+    run_dir: Path,
+    results: dict[str, Any],
+    target: str,
+    metrics: list[str],
+    *,
+    n_resamples: int,
+    confidence: float,
+) -> dict[str, Any]:
+    """``{segments: [...], rows: [...]}``: one row per (segment, variant, metric)."""
+    from recaug.evaluate.stats import bootstrap_ci, paired_seeds, paired_stats
+
+    control = results["control"]
+    arms = results["arms"]
+    means = {v: per_user_mean(run_dir, arm, target) for v, arm in arms.items()}
+    if means.get(control) is None:
+        return {"segments": [], "rows": []}
+    ctrl = means[control]
+    segments = _segments(ctrl)
+    rows: list[dict[str, Any]] = []
+    for segment in segments:
+        c_seg = _members(ctrl, segment)
+        if c_seg.height == 0:  # an empty segment has nothing to show
+            continue
+        for variant, frame in means.items():
+            if frame is None:
+                continue
+            v_seg = _members(frame, segment)
+            for metric in metrics:
+                if metric not in frame.columns:
+                    continue
+                ci = bootstrap_ci(
+                    v_seg.get_column(metric).to_numpy(),
+                    n_resamples=n_resamples,
+                    confidence=confidence,
+                    seed=0,
+                )
+                row: dict[str, Any] = {
+                    "segment": segment, "variant": variant, "metric": metric, "n_users": v_seg.height,
+                    "mean": ci.mean, "ci_low": ci.low, "ci_high": ci.high, "is_control": variant == control,
+                }  # fmt: skip
+                if variant != control:
+                    joined = c_seg.select(C.USER, metric).join(
+                        v_seg.select(C.USER, metric), on=C.USER, how="inner", suffix="__v"
+                    )
+                    cmp = paired_stats(
+                        joined.get_column(metric).to_numpy(),
+                        joined.get_column(metric + "__v").to_numpy(),
+                        metric,
+                    )
+                    row.update(
+                        lift=cmp.relative_lift,
+                        diff=cmp.mean_diff,
+                        t_pvalue=cmp.t_pvalue,
+                        wilcoxon_pvalue=cmp.wilcoxon_pvalue,
+                        cohens_d=cmp.cohens_d,
+                    )
+                    if segment == ALL and len(results["seeds"]) > 1:
+                        a = [rec["summary"].get(target, {}) for rec in arms[control].values()]
+                        b = [rec["summary"].get(target, {}) for rec in arms[variant].values()]
+                        if all(metric in s for s in a + b) and len(a) == len(b):
+                            seeds_cmp = paired_seeds(a, b, metric)
+                            row["seeds_t_pvalue"] = seeds_cmp.t_pvalue
+                rows.append(row)
+    shown = [s for s in segments if any(r["segment"] == s for r in rows)]
+    return {"segments": shown, "rows": rows}
+
+
+def costs(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per variant: mean seconds per stage over seeds, rows added, synthetic share, peak memory."""
+    out = []
+    for variant, arm in results["arms"].items():
+        stage_secs: dict[str, list[float]] = {}
+        peak = 0.0
+        for rec in arm.values():
+            for stage, c in rec.get("cost", {}).items():
+                if c.get("seconds") is not None:
+                    stage_secs.setdefault(stage, []).append(float(c["seconds"]))
+                if c.get("peak_rss_mb") is not None:
+                    peak = max(peak, float(c["peak_rss_mb"]))
+        seeds = list(arm.values())
+        out.append({
+            "variant": variant,
+            "seconds": {k: float(np.mean(v)) for k, v in stage_secs.items()},
+            "total_seconds": float(sum(np.mean(v) for v in stage_secs.values())),
+            "rows_added": float(np.mean([r.get("rows_added", 0) for r in seeds])) if seeds else 0.0,
+            "synthetic_share": float(np.mean([r.get("synthetic_share", 0.0) for r in seeds])) if seeds else 0.0,
+            "peak_rss_mb": peak or None,
+        })  # fmt: skip
+    return out
+
+
+def amounts(results: dict[str, Any], target: str, metric: str) -> list[dict[str, Any]]:
+    """Per variant: synthetic share (rows added / real rows) and the metric (mean over seeds)."""
+    out = []
+    for variant, arm in results["arms"].items():
+        vals = [rec["summary"].get(target, {}).get(metric) for rec in arm.values()]
+        vals = [v for v in vals if v is not None]
+        shares = [rec.get("synthetic_share", 0.0) for rec in arm.values()]
+        if vals:
+            out.append(
+                {"variant": variant, "synthetic_share": float(np.mean(shares)), "value": float(np.mean(vals))}
+            )
+    return out
+
+
+def quality(run_dir: Path, results: dict[str, Any]) -> dict[str, Any]:
+    """Per variant (first seed with one): quality scores and the distributions behind them."""
+    out = {}
+    for variant, arm in results["arms"].items():
+        for rec in arm.values():
+            fuse = rec["stages"].get("fuse")
+            if not fuse or not rec.get("quality"):
+                continue
+            plot = _read(run_dir / fuse / "quality" / "plot_data.json", {}) or {}
+            out[variant] = {**rec["quality"], "plot": plot}
+            break
+    return out
+
+
+def curves(run_dir: Path, results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Per variant (first seed): the model's per-epoch loss and validation metric."""
+    out = {}
+    for variant, arm in results["arms"].items():
+        for rec in arm.values():
+            train = rec["stages"].get("train")
+            doc = _read(run_dir / train / "history.json", {}) if train else {}
+            if doc and doc.get("history"):
+                out[variant] = doc["history"]
+                break
+    return out
+
+
+def tuning(run_dir: Path) -> dict[str, Any] | None:
+    """The policy search (``tune/``) when the run directory has one."""
+    study = _read(run_dir / "tune" / "study.json")
+    return study
+
+
+def collect(run_dir: str | Path) -> dict[str, Any]:
+    """Everything the report shows, JSON-ready (this is ``report.json``)."""
+    run_dir = Path(run_dir)
+    results = _read(run_dir / "results.json")
+    if results is None:
+        raise DataError("not a recaug run directory (no results.json)", file=run_dir)
+    config = {}
+    cfg_file = run_dir / "config.resolved.yaml"
+    if cfg_file.is_file():
+        import yaml
+
+        config = yaml.safe_load(cfg_file.read_text(encoding="utf-8")) or {}
+    ev = config.get("evaluate", {})
+    protocol = _read(run_dir / "protocol.json", {}) or {}
+    manifest = _read(run_dir / "manifest.json", {}) or {}
+    targets = ev.get("targets", ["test"])
+    target = "test" if "test" in targets else targets[0]
+    primary = results.get("primary_metric", "NDCG@10")
+    sample_arm = next(iter(results["arms"].get(results["control"], {}).values()), {})
+    available = list(sample_arm.get("summary", {}).get(target, {}).keys())
+    metrics = headline_metrics(primary, available) if available else []
+    doc = {
+        "title": (config.get("report") or {}).get("title")
+        or f"recaug run: {results.get('name', run_dir.name)}",
+        "name": results.get("name"),
+        "run_dir": str(run_dir),
+        "target": target,
+        "primary_metric": primary,
+        "control": results["control"],
+        "variants": results["variants"],
+        "seeds": results["seeds"],
+        "protocol": protocol,
+        "data": results.get("shared_info", {}),
+        "versions": manifest.get("versions", {}),
+        "device": manifest.get("device"),
+        "summaries": {v: {s: rec["summary"] for s, rec in arm.items()} for v, arm in results["arms"].items()},
+        "headline": headline(
+            run_dir,
+            results,
+            target,
+            metrics,
+            n_resamples=int(ev.get("bootstrap", 1000)),
+            confidence=float(ev.get("confidence", 0.95)),
+        ),
+        "confidence": float(ev.get("confidence", 0.95)),
+        "costs": costs(results),
+        "amounts": amounts(results, target, primary),
+        "quality": quality(run_dir, results),
+        "curves": curves(run_dir, results),
+        "tune": tuning(run_dir),
+    }
+    return _clean(doc)

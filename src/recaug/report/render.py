@@ -1,0 +1,277 @@
+"""Render the collected report data as a self-contained HTML page (jinja2) and as Markdown.
+
+Both show the same numbers; the HTML adds the figures as embedded base64 PNGs and loads nothing
+from the network.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+
+
+def fmt(x: Any, digits: int = 4) -> str:
+    """A number for tables ("-" for missing)."""
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def pct(x: Any) -> str:
+    """A relative change as a signed percentage."""
+    return "-" if x is None else f"{100 * x:+.1f}%"
+
+
+def pval(x: Any) -> str:
+    """A p-value ("<0.001" for tiny ones)."""
+    if x is None:
+        return "-"
+    return "<0.001" if x < 0.001 else f"{x:.3f}"
+
+
+def secs(x: Any) -> str:
+    """Seconds, short."""
+    return "-" if x is None else f"{x:.1f} s" if x >= 1 else f"{x * 1000:.0f} ms"
+
+
+def headline_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows (segment, variant) with one cell per headline metric, ready for both renderers."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in doc["headline"]["rows"]:
+        key = (r["segment"], r["variant"])
+        row = rows.setdefault(
+            key,
+            {
+                "segment": r["segment"],
+                "variant": r["variant"],
+                "n_users": r["n_users"],
+                "is_control": r["is_control"],
+                "cells": {},
+            },
+        )
+        row["cells"][r["metric"]] = r
+    return list(rows.values())
+
+
+def headline_metrics(doc: dict[str, Any]) -> list[str]:
+    """Metric columns of the headline table."""
+    return list(dict.fromkeys(r["metric"] for r in doc["headline"]["rows"]))
+
+
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{{ doc.title|e }}</title>
+<style>
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}
+h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em} th,td{border:1px solid #ddd;padding:.3em .6em;text-align:right}
+th{background:#f4f4f4} td.l,th.l{text-align:left} tr.control td{background:#fafafa;color:#555}
+tr.seg td{border-top:2px solid #999} .up{color:#1a7f37} .down{color:#b42318} .muted{color:#777;font-size:.85em}
+.box{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:.6em 1em;font-size:.9em}
+.box dt{font-weight:600;float:left;clear:left;width:11em} .box dd{margin-left:11.5em}
+img{max-width:100%;height:auto;border:1px solid #eee}
+</style></head><body>
+<h1>{{ doc.title|e }}</h1>
+<p class="muted">target: <b>{{ doc.target }}</b> &middot; seeds: {{ doc.seeds|join(', ') }} &middot; device: {{ doc.device }}
+&middot; recaug {{ doc.versions.get('recaug', '?') }} &middot; {{ doc.run_dir|e }}</p>
+
+<h2>Protocol</h2>
+<div class="box"><dl>
+{% for k, v in protocol_items %}<dt>{{ k|e }}</dt><dd>{{ v|e }}</dd>{% endfor %}
+</dl></div>
+{% if data_rows %}<p class="muted">{% for name, info in data_rows %}{{ name }}: {{ info.get('rows_out', '?') }} rows{% if info.get('users') %}, {{ info.users }} users, {{ info.items }} items{% endif %}{% if not loop.last %} &rarr; {% endif %}{% endfor %}</p>{% endif %}
+
+<h2>Headline: augmented variants vs control</h2>
+<p class="muted">Per-user {{ doc.target }} metrics averaged over seeds; mean with {{ (doc.confidence*100)|round|int }}% bootstrap CI;
+lift and p-values from paired tests on the same users (t-test / Wilcoxon signed-rank).</p>
+<table><tr><th class="l">segment</th><th class="l">variant</th><th>users</th>
+{% for m in metrics %}<th>{{ m }} [CI]</th>{% endfor %}<th>lift ({{ metrics[0] if metrics else '' }})</th><th>p (t)</th><th>p (Wilcoxon)</th></tr>
+{% for row in table %}
+<tr class="{{ 'control' if row.is_control else '' }}{{ ' seg' if row.first else '' }}">
+<td class="l">{{ row.segment|e if row.first else '' }}</td><td class="l">{{ row.variant|e }}{{ ' (control)' if row.is_control and row.variant != 'control' else '' }}</td><td>{{ row.n_users }}</td>
+{% for m in metrics %}{% set c = row.cells.get(m) %}<td>{% if c %}{{ fmt(c.mean) }} <span class="muted">[{{ fmt(c.ci_low) }}, {{ fmt(c.ci_high) }}]</span>{% else %}-{% endif %}</td>{% endfor %}
+{% set p = row.cells.get(metrics[0]) if metrics else None %}
+<td class="{{ 'up' if p and p.get('lift') and p.lift > 0 else 'down' if p and p.get('lift') and p.lift < 0 else '' }}">{{ pct(p.get('lift')) if p and not row.is_control else '' }}</td>
+<td>{{ pval(p.get('t_pvalue')) if p and not row.is_control else '' }}</td><td>{{ pval(p.get('wilcoxon_pvalue')) if p and not row.is_control else '' }}</td></tr>
+{% endfor %}</table>
+{% if figs.lift %}<img alt="lift per segment" src="data:image/png;base64,{{ figs.lift }}">{% endif %}
+
+{% if figs.amount %}<h2>Metric vs amount of synthetic data</h2>
+<img alt="metric vs amount" src="data:image/png;base64,{{ figs.amount }}">{% endif %}
+
+{% if doc.quality %}<h2>Real vs synthetic data</h2>
+<p class="muted">Fidelity scores in [0, 1]; 1 = indistinguishable from real. Privacy: 1 = no synthetic user copies a real one.</p>
+<table><tr><th class="l">variant</th>{% for s in quality_cols %}<th>{{ s }}</th>{% endfor %}<th>overall</th><th>privacy</th></tr>
+{% for v, q in doc.quality.items() %}<tr><td class="l">{{ v|e }}</td>{% for s in quality_cols %}<td>{{ fmt(q.scores.get(s), 3) }}</td>{% endfor %}<td>{{ fmt(q.overall, 3) }}</td><td>{{ fmt(q.privacy, 3) }}</td></tr>{% endfor %}
+</table>
+{% for v, png in figs.distributions.items() %}<img alt="distributions {{ v|e }}" src="data:image/png;base64,{{ png }}">{% endfor %}
+{% endif %}
+
+{% if figs.curves %}<h2>Training curves</h2>
+<img alt="training curves" src="data:image/png;base64,{{ figs.curves }}">{% endif %}
+
+<h2>Cost</h2>
+<table><tr><th class="l">variant</th>{% for s in cost_stages %}<th>{{ s }}</th>{% endfor %}<th>total</th><th>rows added</th><th>synthetic share</th><th>peak memory</th></tr>
+{% for c in doc.costs %}<tr><td class="l">{{ c.variant|e }}</td>{% for s in cost_stages %}<td>{{ secs(c.seconds.get(s)) }}</td>{% endfor %}
+<td>{{ secs(c.total_seconds) }}</td><td>{{ c.rows_added|round|int }}</td><td>{{ fmt(c.synthetic_share, 3) }}</td><td>{{ fmt(c.peak_rss_mb, 0) }} MiB</td></tr>{% endfor %}
+</table>
+<p class="muted">Seconds are means over seeds of the per-(variant, seed) stages; peak memory is the largest resident set seen during them.</p>
+
+{% if doc.tune %}<h2>Augmentation policy search</h2>
+<p>{{ doc.tune.n_trials }} trials (Optuna TPE, seed {{ doc.tune.seed }}), optimising validation {{ doc.tune.metric }} only.
+Best trial #{{ doc.tune.best_trial }}: validation {{ fmt(doc.tune.best_value) }}{% if doc.tune.get('best_test') %}; evaluated once on test: {{ fmt(doc.tune.best_test) }}{% endif %}.</p>
+<pre class="box">{{ doc.tune.best_policy_yaml|e }}</pre>
+{% if figs.tune %}<img alt="tuning history" src="data:image/png;base64,{{ figs.tune }}">{% endif %}
+<table><tr><th>trial</th><th>validation {{ doc.tune.metric }}</th><th class="l">parameters</th></tr>
+{% for t in doc.tune.trials %}<tr><td>{{ t.number }}</td><td>{{ fmt(t.value) }}</td><td class="l">{{ t.params_text|e }}</td></tr>{% endfor %}
+</table>{% endif %}
+
+<p class="muted">Generated by recaug from {{ doc.run_dir|e }}; the same numbers are in report.json and report.md.</p>
+</body></html>
+"""
+
+
+def _protocol_items(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    p = dict(doc.get("protocol") or {})
+    items = []
+    for key in (
+        "split",
+        "n_valid",
+        "n_test",
+        "min_train",
+        "valid_at",
+        "test_at",
+        "candidates",
+        "n_negatives",
+        "history_masking",
+        "target_masking",
+        "ties",
+        "ks",
+        "metrics",
+    ):
+        if key in p and p[key] is not None:
+            items.append((key, str(p.pop(key))))
+    segs = p.pop("segments", None)
+    if segs:
+        items.append(("segments", "; ".join(", ".join(f"{k}={v}" for k, v in s.items()) for s in segs)))
+    items.append(("reported target", doc["target"]))
+    items.append(("seeds", ", ".join(map(str, doc["seeds"]))))
+    items.append(("variants", ", ".join(f"{v} ({d})" if d else v for v, d in doc["variants"].items())))
+    return items
+
+
+def _table_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = headline_table(doc)
+    last = None
+    for r in rows:
+        r["first"] = r["segment"] != last
+        last = r["segment"]
+    return rows
+
+
+def render_html(doc: dict[str, Any], figs: dict[str, Any]) -> str:
+    """The self-contained HTML page."""
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.ChainableUndefined)
+    env.globals.update(fmt=fmt, pct=pct, pval=pval, secs=secs)
+    quality_cols = list(dict.fromkeys(k for q in doc["quality"].values() for k in q.get("scores", {})))
+    cost_stages = list(dict.fromkeys(k for c in doc["costs"] for k in c["seconds"]))
+    data_rows = [(k, doc["data"][k]) for k in ("data", "preprocess", "split") if k in doc["data"]]
+    return env.from_string(_TEMPLATE).render(
+        doc=doc, figs=figs, metrics=headline_metrics(doc), table=_table_rows(doc),
+        protocol_items=_protocol_items(doc), quality_cols=quality_cols, cost_stages=cost_stages,
+        data_rows=data_rows,
+    )  # fmt: skip
+
+
+def render_markdown(doc: dict[str, Any]) -> str:
+    """The same numbers as Markdown tables (no figures)."""
+    lines = [
+        f"# {doc['title']}",
+        "",
+        f"Target: **{doc['target']}**; seeds {', '.join(map(str, doc['seeds']))}; "
+        f"device {doc.get('device')}.",
+        "",
+        "## Protocol",
+        "",
+    ]
+    lines += [f"- **{k}**: {v}" for k, v in _protocol_items(doc)]
+    metrics = headline_metrics(doc)
+    lines += [
+        "",
+        "## Headline: augmented variants vs control",
+        "",
+        f"Mean [{round(doc['confidence'] * 100)}% bootstrap CI]; lift and paired p-values on {metrics[0] if metrics else ''}.",
+        "",
+        "| segment | variant | users | " + " | ".join(metrics) + " | lift | p (t) | p (Wilcoxon) |",
+        "|---|---|---:|" + "---:|" * len(metrics) + "---:|---:|---:|",
+    ]
+    for r in _table_rows(doc):
+        cells = []
+        for m in metrics:
+            c = r["cells"].get(m)
+            cells.append(f"{fmt(c['mean'])} [{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]" if c else "-")
+        p = r["cells"].get(metrics[0]) if metrics else None
+        extra = (
+            ["", "", ""]
+            if r["is_control"] or not p
+            else [pct(p.get("lift")), pval(p.get("t_pvalue")), pval(p.get("wilcoxon_pvalue"))]
+        )
+        name = r["variant"] + (" (control)" if r["is_control"] and r["variant"] != "control" else "")
+        lines.append(
+            f"| {r['segment'] if r['first'] else ''} | {name} | {r['n_users']} | "
+            + " | ".join(cells + extra)
+            + " |"
+        )
+    if doc["quality"]:
+        cols = list(dict.fromkeys(k for q in doc["quality"].values() for k in q.get("scores", {})))
+        lines += [
+            "",
+            "## Real vs synthetic data",
+            "",
+            "| variant | " + " | ".join(cols) + " | overall | privacy |",
+            "|---|" + "---:|" * (len(cols) + 2),
+        ]
+        for v, q in doc["quality"].items():
+            lines.append(
+                f"| {v} | "
+                + " | ".join(fmt(q["scores"].get(c), 3) for c in cols)
+                + f" | {fmt(q.get('overall'), 3)} | {fmt(q.get('privacy'), 3)} |"
+            )
+    stages = list(dict.fromkeys(k for c in doc["costs"] for k in c["seconds"]))
+    lines += [
+        "",
+        "## Cost",
+        "",
+        "| variant | " + " | ".join(stages) + " | total | rows added | synthetic share | peak memory (MiB) |",
+        "|---|" + "---:|" * (len(stages) + 4),
+    ]
+    for c in doc["costs"]:
+        lines.append(
+            f"| {c['variant']} | "
+            + " | ".join(secs(c["seconds"].get(s)) for s in stages)
+            + f" | {secs(c['total_seconds'])} | {round(c['rows_added'])} | {fmt(c['synthetic_share'], 3)} | {fmt(c['peak_rss_mb'], 0)} |"
+        )
+    tune = doc.get("tune")
+    if tune:
+        lines += [
+            "",
+            "## Augmentation policy search",
+            "",
+            f"{tune['n_trials']} trials (Optuna TPE, seed {tune['seed']}), validation {tune['metric']} only. "
+            f"Best trial #{tune['best_trial']}: validation {fmt(tune['best_value'])}"
+            + (f"; test {fmt(tune['best_test'])}" if tune.get("best_test") is not None else "")
+            + ".",
+            "",
+            "```yaml",
+            tune["best_policy_yaml"].rstrip(),
+            "```",
+            "",
+            f"| trial | validation {tune['metric']} | parameters |",
+            "|---:|---:|---|",
+        ]
+        lines += [f"| {t['number']} | {fmt(t['value'])} | {t['params_text']} |" for t in tune["trials"]]
+    lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,222 @@
+"""End-to-end pipeline on a tiny simulated shop: run directory, resume, partial re-runs, crashes, tampering."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from recaug.errors import OutputExistsError
+from recaug.pipeline import StageError, run_pipeline, validate_config
+from recaug.pipeline import stages as S
+
+
+def tiny(**overrides: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": "tiny",
+        "data": {"source": "simulate", "simulate": {"n_users": 120, "n_items": 60, "seed": 3}},
+        "preprocess": {
+            "steps": [
+                {"step": "dedup", "mode": "consecutive"},
+                {"step": "kcore", "user_k": 3, "item_k": 2},
+                {"step": "remap"},
+            ]
+        },
+        "train": {"model": "pop"},
+        "evaluate": {"ks": [5, 10], "bootstrap": 50},
+        "fuse": {"quality": False},
+        "seeds": [0],
+        "variants": {"control": {}, "crop": {"expand": {"policy": {"op": "crop", "eta": 0.6}, "n_views": 1}}},
+    }
+    doc.update(overrides)
+    return doc
+
+
+def statuses(result: Any) -> dict[str, str]:
+    return {f"{s['stage']}[{s['variant']}/{s['seed']}]": s["status"] for s in result.stages}
+
+
+def per_user(run_dir: Path, arm: dict[str, Any], target: str = "test") -> pl.DataFrame:
+    return pl.read_parquet(run_dir / arm["stages"]["evaluate"] / target / "per_user.parquet")
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    return run_dir, run_pipeline(validate_config(tiny()), run_dir)
+
+
+def test_run_directory_layout(first_run: tuple[Path, Any]) -> None:
+    run_dir, result = first_run
+    for name in (
+        "config.resolved.yaml",
+        "manifest.json",
+        "protocol.json",
+        "logs.jsonl",
+        "results.json",
+        "report.html",
+        "report.md",
+        "report.json",
+    ):
+        assert (run_dir / name).is_file(), name
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["seeds"] == [0] and manifest["device"]
+    assert {"recaug", "python", "polars"} <= set(manifest["versions"])
+    ran = {s["stage"] for s in manifest["stages"] if s["status"] == "ran"}
+    assert ran == {"data", "preprocess", "split", "expand", "fuse", "train", "evaluate", "report"}
+    train = next(s for s in manifest["stages"] if s["stage"] == "train")
+    assert train["rows_in"] > 0 and train["seconds"] >= 0 and "split" in train["inputs"]
+    protocol = json.loads((run_dir / "protocol.json").read_text())
+    assert protocol["split"] == "leave_last_out" and protocol["candidates"] == "all_items"
+    # one log line per stage with rows and seconds
+    lines = [json.loads(x) for x in (run_dir / "logs.jsonl").read_text().splitlines()]
+    stage_lines = [x for x in lines if x["logger"] == "recaug.pipeline" and "stage" in x]
+    assert {x["stage"] for x in stage_lines} >= {"data", "preprocess", "split", "train", "evaluate"}
+    assert all("rows_in" in x and "seconds" in x for x in stage_lines)
+    # results: control has no synthetic rows, the crop arm does, and both were evaluated on test
+    assert result.arms["control"]["0"]["rows_added"] == 0
+    assert result.arms["crop"]["0"]["rows_added"] > 0
+    assert set(result.summary()["crop"][0]) >= {"NDCG@10", "HR@5"}
+    train_rows = pl.read_parquet(run_dir / result.arms["crop"]["0"]["stages"]["fuse"] / "train.parquet")
+    assert set(train_rows["source"].unique()) == {"real", "crop"}
+    assert (run_dir / result.arms["control"]["0"]["stages"]["train"] / "model" / "config.json").is_file()
+
+
+def test_resume_reuses_every_stage(first_run: tuple[Path, Any]) -> None:
+    run_dir, _ = first_run
+    again = run_pipeline(validate_config(tiny()), run_dir, resume=True)
+    assert again.ran == [], again.ran
+    assert set(statuses(again).values()) == {"cached"}
+
+
+def test_existing_run_refused(first_run: tuple[Path, Any], tmp_path: Path) -> None:
+    run_dir, _ = first_run
+    with pytest.raises(OutputExistsError, match="another run"):
+        run_pipeline(validate_config(tiny()), run_dir)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(OutputExistsError):
+        run_pipeline(validate_config(tiny()), other, resume=True)
+    assert (other / "notes.txt").read_text() == "mine"
+
+
+def test_editing_train_reruns_only_train_evaluate_report(first_run: tuple[Path, Any], tmp_path: Path) -> None:
+    src, _ = first_run
+    run_dir = tmp_path / "copy"
+    shutil.copytree(src, run_dir)
+    edited = tiny(train={"model": "itemknn"})
+    result = run_pipeline(validate_config(edited), run_dir, resume=True)
+    ran = {s["stage"] for s in result.stages if s["status"] != "cached"}
+    cached = {s["stage"] for s in result.stages if s["status"] == "cached"}
+    assert ran == {"train", "evaluate", "report"}
+    assert cached == {"data", "preprocess", "split", "expand", "fuse"}
+
+
+def test_crash_then_resume_gives_identical_results(
+    first_run: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clean_dir, clean = first_run
+    run_dir = tmp_path / "crashy"
+    real_train = S.run_train
+
+    def boom(cfg: Any, train_file: Path, *args: Any) -> dict[str, Any]:
+        if "fuse" in str(train_file):  # the augmented arm: after data..fuse finished
+            raise RuntimeError("simulated crash")
+        return real_train(cfg, train_file, *args)
+
+    monkeypatch.setattr(S, "run_train", boom)
+    with pytest.raises(StageError) as info:
+        run_pipeline(validate_config(tiny()), run_dir)
+    assert info.value.stage == "train" and "stage train" in str(info.value) and "crop" in str(info.value)
+    assert not list((run_dir / "stages").glob("*/.tmp-*")), "failed stage left no half-written output"
+    monkeypatch.setattr(S, "run_train", real_train)
+    resumed = run_pipeline(validate_config(tiny()), run_dir, resume=True)
+    st = statuses(resumed)
+    assert st["data[None/None]"] == "cached" and st["fuse[crop/0]"] == "cached"
+    assert st["train[crop/0]"] == "ran"
+    for variant in ("control", "crop"):
+        assert per_user(run_dir, resumed.arms[variant]["0"]).equals(
+            per_user(clean_dir, clean.arms[variant]["0"])
+        )
+
+
+def test_half_written_stage_is_ignored(first_run: tuple[Path, Any], tmp_path: Path) -> None:
+    """A kill -9 mid-stage leaves a temporary folder (no marker): resume removes it and re-runs."""
+    src, clean = first_run
+    run_dir = tmp_path / "killed"
+    shutil.copytree(src, run_dir)
+    evaluate = run_dir / clean.arms["crop"]["0"]["stages"]["evaluate"]
+    shutil.move(evaluate, evaluate.parent / f".tmp-{evaluate.name}-999")
+    (evaluate.parent / f".tmp-{evaluate.name}-999" / "_DONE.json").unlink()
+    result = run_pipeline(validate_config(tiny()), run_dir, resume=True)
+    assert statuses(result)["evaluate[crop/0]"] == "ran"
+    assert not list((run_dir / "stages").glob("*/.tmp-*"))
+    assert per_user(run_dir, result.arms["crop"]["0"]).equals(per_user(src, clean.arms["crop"]["0"]))
+
+
+def test_tampered_cache_is_detected_and_rerun(first_run: tuple[Path, Any], tmp_path: Path) -> None:
+    src, clean = first_run
+    run_dir = tmp_path / "tampered"
+    shutil.copytree(src, run_dir)
+    split_dir = run_dir / clean.arms["control"]["0"]["stages"]["split"]
+    test = pl.read_parquet(split_dir / "test.parquet")
+    test.head(len(test) - 1).write_parquet(split_dir / "test.parquet")
+    result = run_pipeline(validate_config(tiny()), run_dir, resume=True)
+    st = statuses(result)
+    assert st["split[None/None]"] == "reran_tampered"
+    assert pl.read_parquet(split_dir / "test.parquet").equals(test)  # restored by the re-run
+    logs = (run_dir / "logs.jsonl").read_text()
+    assert "tampered" in logs
+
+
+def test_force_replaces_and_only_stops_early(tmp_path: Path) -> None:
+    run_dir = tmp_path / "r"
+    result = run_pipeline(validate_config(tiny()), run_dir, only=["split"])
+    assert {s["stage"] for s in result.stages} == {"data", "preprocess", "split"}
+    assert not (run_dir / "report.html").exists()
+    result = run_pipeline(validate_config(tiny()), run_dir, force=True, only=["split"])
+    assert {s["status"] for s in result.stages} == {"ran"}
+
+
+def test_sasrec_tiny_with_curves(tmp_path: Path) -> None:
+    doc = tiny(
+        train={
+            "model": "sasrec",
+            "params": {
+                "max_len": 10,
+                "hidden": 8,
+                "n_layers": 1,
+                "n_heads": 1,
+                "epochs": 2,
+                "batch_size": 64,
+                "threads": 1,
+            },
+        }
+    )
+    doc["fuse"] = {"quality": True}
+    result = run_pipeline(validate_config(doc), tmp_path / "sas")
+    history = json.loads(
+        (tmp_path / "sas" / result.arms["crop"]["0"]["stages"]["train"] / "history.json").read_text()
+    )
+    assert len(history["history"]) == 2
+    report = json.loads((tmp_path / "sas" / "report.json").read_text())
+    assert set(report["curves"]) == {"control", "crop"}
+    assert "crop" in report["quality"] and report["quality"]["crop"]["plot"]["lengths"]["real"]
+
+
+def test_failing_stage_is_named_and_earlier_stages_stay_cached(tmp_path: Path) -> None:
+    doc = tiny(variants={"control": {}, "gen": {"generate": {"method": "no_such_synthesizer"}}})
+    run_dir = tmp_path / "gen"
+    with pytest.raises(StageError) as info:
+        run_pipeline(validate_config(doc), run_dir)
+    assert info.value.stage == "generate" and info.value.variant == "gen"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["invocations"][-1]["status"] == "failed"
+    again = run_pipeline(validate_config(tiny()), run_dir, resume=True)
+    st = statuses(again)
+    assert st["split[None/None]"] == "cached" and st["train[control/0]"] == "cached"
