@@ -1,0 +1,112 @@
+"""``NeuralRecommender``: the shared plumbing of the torch models (settings, device, seeds, state).
+
+Subclasses build an ``nn.Module`` in :meth:`_build_module` from settings plus the learned sizes
+they keep in :meth:`_extra_state` (plain ints/tensors), and train it with
+:func:`recaug.models.training.fit_loop`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import abstractmethod
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from recaug.data.interactions import Interactions
+from recaug.errors import ConfigError
+from recaug.models.base import Recommender, resolve_device
+from recaug.models.training import BatchLoss, TrainConfig, fit_loop, num_threads, validation_data
+
+_MODULE_PREFIX = "module."
+
+
+class NeuralRecommender(Recommender):
+    """Base of the torch models: training settings of :class:`TrainConfig` are constructor keywords."""
+
+    #: defaults of the training settings a subclass overrides (merged over ``TrainConfig``)
+    train_defaults: dict[str, Any] = {}
+
+    def __init__(self, *, seed: int = 0, device: str = "auto", **train_settings: Any) -> None:
+        super().__init__(seed=seed, device=device)
+        unknown = set(train_settings) - set(TrainConfig.keys())
+        if unknown:
+            raise ConfigError(f"{type(self).__name__} got unknown setting(s) {sorted(unknown)}")
+        self.train_config = TrainConfig(**{**self.train_defaults, **train_settings})
+        self.module_: nn.Module | None = None
+        self.history_: list[dict[str, Any]] = []
+        self.best_epoch_: int | None = None
+
+    def config(self) -> dict[str, Any]:
+        """Model settings plus every training setting."""
+        return {**super().config(), **self.train_config.to_dict()}
+
+    # -- hooks ------------------------------------------------------------------------------
+    @abstractmethod
+    def _build_module(self) -> nn.Module:
+        """A fresh network for the current settings and learned sizes."""
+
+    def _extra_state(self) -> dict[str, Any]:
+        """Non-network learned state (sizes, popularity ...) for :meth:`state_dict`."""
+        return {}
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        """Inverse of :meth:`_extra_state` (runs before :meth:`_build_module`)."""
+
+    # -- shared machinery -------------------------------------------------------------------
+    @property
+    def torch_device(self) -> torch.device:
+        """The resolved device (``"auto"`` -> CUDA when available)."""
+        return resolve_device(self.device)
+
+    def _new_module(self) -> nn.Module:
+        torch.manual_seed(self.seed)
+        return self._build_module().to(self.torch_device)
+
+    def _generator(self) -> torch.Generator:
+        """CPU generator for shuffling and negative sampling, seeded from ``seed``."""
+        return torch.Generator().manual_seed(int(self.seed) + 1)
+
+    def _train(
+        self,
+        batch_loss: BatchLoss,
+        n_rows: int,
+        train: Interactions,
+        valid: Interactions | None,
+        generator: torch.Generator,
+    ) -> None:
+        """Run :func:`fit_loop` on ``self.module_`` (validation only when ``valid`` is given)."""
+        assert self.module_ is not None
+        val = validation_data(train, valid) if valid is not None and len(valid) else None
+        fit_loop(self, self.module_, batch_loss, n_rows, self.train_config, generator=generator, valid=val)
+
+    @contextlib.contextmanager
+    def _inference(self) -> Iterator[nn.Module]:
+        """Scoring context: the network in eval mode, no grad, the configured thread count."""
+        self._check_fitted()
+        assert self.module_ is not None
+        was_training = self.module_.training
+        self.module_.eval()
+        try:
+            with torch.no_grad(), num_threads(self.train_config.threads):
+                yield self.module_
+        finally:
+            self.module_.train(was_training)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Network weights (prefixed ``module.``, on CPU) plus :meth:`_extra_state`."""
+        self._check_fitted()
+        assert self.module_ is not None
+        state = {_MODULE_PREFIX + k: v.detach().cpu().clone() for k, v in self.module_.state_dict().items()}
+        state.update(self._extra_state())
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Rebuild the network and load its weights (``item_space_`` must already be set)."""
+        self._load_extra_state({k: v for k, v in state.items() if not k.startswith(_MODULE_PREFIX)})
+        self.module_ = self._new_module()
+        weights = {k[len(_MODULE_PREFIX) :]: v for k, v in state.items() if k.startswith(_MODULE_PREFIX)}
+        self.module_.load_state_dict(weights)
+        self.module_.eval()

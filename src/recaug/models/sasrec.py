@@ -1,0 +1,64 @@
+"""``SASRec`` (Kang & McAuley 2018) with the P1-protocol defaults of S3Rec/CoSeRec/ICLRec.
+
+Defaults: ``max_len=50``, ``hidden=64``, 2 layers, 2 heads, dropout 0.5, Adam ``lr=1e-3``,
+batch 256, at most 200 epochs, early stopping on validation NDCG@10 with ``patience=10``
+evaluations (the S3Rec/ICLRec setting). ``loss="bce"`` samples one negative per position
+outside the user's sequence (the original SASRec / S3Rec objective), ``"ce"`` is the full
+softmax over all items, ``"sampled_softmax"`` uses ``n_negatives`` uniform negatives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from recaug.models.base import register
+from recaug.models.nets.sasrec import SASRecNet
+from recaug.models.sequential import NextItemRecommender
+
+
+@register
+class SASRec(NextItemRecommender):
+    """Causal self-attention over the last ``max_len`` items; output layer = item embedding."""
+
+    name = "sasrec"
+    train_defaults = {"epochs": 200, "batch_size": 256, "lr": 1e-3, "patience": 10}
+
+    def __init__(
+        self,
+        *,
+        max_len: int = 50,
+        hidden: int = 64,
+        n_layers: int = 2,
+        n_heads: int = 2,
+        dropout: float = 0.5,
+        loss: str = "bce",
+        n_negatives: int = 100,
+        seed: int = 0,
+        device: str = "auto",
+        **train: Any,
+    ) -> None:
+        super().__init__(
+            max_len=max_len, loss=loss, n_negatives=n_negatives, seed=seed, device=device, **train
+        )
+        self.hidden = hidden
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.dropout = dropout
+
+    def config(self) -> dict[str, Any]:
+        """Constructor settings."""
+        arch = {
+            "hidden": self.hidden,
+            "n_layers": self.n_layers,
+            "n_heads": self.n_heads,
+            "dropout": self.dropout,
+        }
+        return {**super().config(), **arch}
+
+    def _build_module(self) -> nn.Module:
+        assert self.item_space_ is not None
+        return SASRecNet(
+            self.item_space_, self.max_len, self.hidden, self.n_layers, self.n_heads, self.dropout
+        )

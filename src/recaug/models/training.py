@@ -1,0 +1,227 @@
+"""The one torch training loop every neural model uses.
+
+``fit_loop`` runs epochs of shuffled mini-batches (the model supplies a callback that turns a
+batch of row indices into a scalar loss), evaluates on validation every ``eval_every`` epochs
+with the same full-ranking routine as the evaluator (:func:`recaug.evaluate.ranking.rank_targets`),
+stops early after ``patience`` evaluations without improvement, and restores the best weights.
+
+Validation uses the training sequence of each validation user as history and the user's
+(first) validation item as target, so early stopping never sees test data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from recaug import columns as C
+from recaug.data.interactions import Interactions
+from recaug.data.sequences import Sequences
+from recaug.errors import ConfigError
+from recaug.evaluate.metrics import METRICS, metric_values
+from recaug.evaluate.ranking import rank_targets
+
+logger = logging.getLogger("recaug.models.training")
+
+#: ``batch_loss(rows)``: scalar loss of the training rows ``rows`` (an int64 tensor on CPU).
+BatchLoss = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and early-stopping settings shared by every neural model.
+
+    ``patience`` counts *evaluations* (not epochs) without improvement of ``valid_metric``;
+    ``None`` disables early stopping. ``threads`` sets ``torch.set_num_threads`` for the
+    duration of training (``None`` keeps the current setting). ``progress``: ``None`` shows a
+    progress bar only when stderr is a TTY, otherwise one log line per epoch.
+    """
+
+    epochs: int = 200
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int | None = 10
+    eval_every: int = 1
+    valid_metric: str = "NDCG@10"
+    threads: int | None = None
+    progress: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0 or self.batch_size < 1 or self.eval_every < 1:
+            raise ConfigError("epochs must be >= 0, batch_size and eval_every >= 1")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError("patience must be >= 1 or None")
+        parse_metric(self.valid_metric)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain settings (JSON-ready)."""
+        return asdict(self)
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """Names of the settings."""
+        return tuple(f.name for f in fields(cls))
+
+
+def parse_metric(name: str) -> tuple[str, int]:
+    """``"NDCG@10"`` -> ``("NDCG", 10)``."""
+    metric, _, k = name.partition("@")
+    if metric not in METRICS or not k.isdigit() or int(k) < 1:
+        raise ConfigError(f"valid_metric must look like 'NDCG@10' with a metric in {METRICS}, got {name!r}")
+    return metric, int(k)
+
+
+def validation_data(train: Interactions, valid: Interactions) -> tuple[Sequences, np.ndarray]:
+    """Histories (training sequence of every validation user, possibly empty) and targets.
+
+    A user with several validation rows is validated on the earliest one.
+    """
+    train_seq = Sequences.from_interactions(train)
+    first = valid.frame.sort([C.USER, C.TIME], maintain_order=True).unique(
+        subset=[C.USER], keep="first", maintain_order=True
+    )
+    users = first.get_column(C.USER).to_numpy().astype(np.int32)
+    targets = first.get_column(C.ITEM).to_numpy().astype(np.int64)
+    if len(train_seq) == 0:
+        empty = np.zeros(len(users) + 1, dtype=np.int64)
+        return Sequences(offsets=empty, items=np.zeros(0, np.int32), users=users), targets
+    pos = np.minimum(np.searchsorted(train_seq.users, users), len(train_seq) - 1)
+    lengths = np.where(train_seq.users[pos] == users, train_seq.lengths[pos], 0)
+    offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+    idx = np.repeat(train_seq.offsets[pos] - offsets[:-1], lengths) + np.arange(offsets[-1])
+    return Sequences(offsets=offsets, items=train_seq.items[idx], users=users), targets
+
+
+def validation_score(model: object, histories: Sequences, targets: np.ndarray, metric: str) -> float:
+    """Mean ``metric`` (e.g. ``"NDCG@10"``) of full-ranking ``targets`` given ``histories``."""
+    name, k = parse_metric(metric)
+    if len(targets) == 0:
+        return float("nan")
+    ranks = rank_targets(model, histories, targets)
+    return float(metric_values(ranks, name, k).mean())
+
+
+@contextlib.contextmanager
+def num_threads(threads: int | None) -> Iterator[None]:
+    """Temporarily ``torch.set_num_threads(threads)`` (no-op for ``None``)."""
+    if threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class _Reporter:
+    """A rich progress bar on a TTY, otherwise one log line per epoch."""
+
+    def __init__(self, name: str, epochs: int, show_bar: bool | None) -> None:
+        self.name = name
+        self.bar = None
+        if show_bar if show_bar is not None else sys.stderr.isatty():
+            from rich.progress import Progress
+
+            self.bar = Progress(transient=True)
+            self.task = self.bar.add_task(name, total=epochs)
+            self.bar.start()
+
+    def epoch(self, record: dict[str, Any], metric: str) -> None:
+        value = record["metric"]
+        text = (
+            f"{self.name} epoch {record['epoch']}: loss {record['loss']:.4f}, "
+            f"valid {metric} {'-' if value is None else f'{value:.4f}'}, {record['seconds']:.1f}s"
+        )
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, description=text)
+        else:
+            logger.info(text)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def fit_loop(
+    model: Any,
+    module: nn.Module,
+    batch_loss: BatchLoss,
+    n_rows: int,
+    config: TrainConfig,
+    *,
+    generator: torch.Generator,
+    valid: tuple[Sequences, np.ndarray] | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> list[dict[str, Any]]:
+    """Train ``module`` and record ``model.history_`` / ``model.best_epoch_``.
+
+    ``batch_loss(rows)`` gets a shuffled batch of row indices in ``[0, n_rows)``; shuffling uses
+    ``generator`` so a seeded generator makes the run deterministic. ``model.score`` is used for
+    validation (it must put ``module`` in eval mode itself; the loop switches back to train mode).
+    Returns the history: one dict per epoch with ``epoch``, ``loss``, ``metric`` (validation
+    ``config.valid_metric`` or ``None`` when not evaluated) and ``seconds``.
+    """
+    if optimizer is None:
+        optimizer = torch.optim.Adam(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    history: list[dict[str, Any]] = []
+    model.history_ = history
+    model.best_epoch_ = None
+    best_value, best_state, stale = -math.inf, None, 0
+    reporter = _Reporter(type(model).__name__, config.epochs, config.progress)
+    try:
+        with num_threads(config.threads):
+            for epoch in range(1, config.epochs + 1):
+                start = time.perf_counter()
+                module.train()
+                order = torch.randperm(n_rows, generator=generator)
+                total, batches = 0.0, 0
+                for lo in range(0, n_rows, config.batch_size):
+                    loss = batch_loss(order[lo : lo + config.batch_size])
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    total += float(loss.detach())
+                    batches += 1
+                value = None
+                if valid is not None and len(valid[1]) and epoch % config.eval_every == 0:
+                    value = validation_score(model, valid[0], valid[1], config.valid_metric)
+                    module.train()
+                record = {
+                    "epoch": epoch,
+                    "loss": total / max(batches, 1),
+                    "metric": value,
+                    "seconds": time.perf_counter() - start,
+                }
+                history.append(record)
+                reporter.epoch(record, config.valid_metric)
+                if value is None:
+                    continue
+                if value > best_value:
+                    best_value, stale = value, 0
+                    best_state = copy.deepcopy(module.state_dict())
+                    model.best_epoch_ = epoch
+                else:
+                    stale += 1
+                    if config.patience is not None and stale >= config.patience:
+                        logger.info("early stop after epoch %d (best epoch %s)", epoch, model.best_epoch_)
+                        break
+    finally:
+        reporter.close()
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    module.eval()
+    return history

@@ -1,0 +1,96 @@
+"""The shared training loop: early stopping, best-epoch restore, logging, threads, validation data."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from recaug.data import Interactions
+from recaug.data.sequences import Sequences
+from recaug.errors import ConfigError
+from recaug.models.training import TrainConfig, fit_loop, validation_data
+
+ITEM_SPACE = 13  # real items 2..12
+GOOD_EPOCH = 3
+
+
+class Counter(nn.Module):
+    """One parameter that SGD(lr=1) on loss ``-w`` raises by exactly 1 per step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(()))
+
+
+class ScriptedModel:
+    """Ranks the target first only while ``w == GOOD_EPOCH``, last otherwise."""
+
+    def __init__(self, module: Counter) -> None:
+        self.module = module
+
+    def score(self, histories: Sequences) -> torch.Tensor:
+        scores = torch.zeros(len(histories), ITEM_SPACE)
+        good = round(float(self.module.w.detach())) == GOOD_EPOCH
+        scores[:, 2] = 1.0 if good else -1.0
+        return scores
+
+
+def run(epochs: int, patience: int | None, **config) -> tuple[ScriptedModel, Counter]:
+    module = Counter()
+    model = ScriptedModel(module)
+    valid = (Sequences.from_lists([[5, 6]]), np.array([2]))
+    fit_loop(
+        model,
+        module,
+        lambda rows: -module.w * len(rows),
+        1,
+        TrainConfig(epochs=epochs, batch_size=1, patience=patience, progress=False, **config),
+        generator=torch.Generator().manual_seed(0),
+        valid=valid,
+        optimizer=torch.optim.SGD(module.parameters(), lr=1.0),
+    )
+    return model, module
+
+
+def test_early_stopping_restores_best_epoch():
+    model, module = run(epochs=50, patience=2)
+    assert [r["epoch"] for r in model.history_] == [1, 2, 3, 4, 5]
+    assert model.best_epoch_ == GOOD_EPOCH
+    assert float(module.w.detach()) == GOOD_EPOCH  # weights of the best epoch, not the last
+    assert model.history_[GOOD_EPOCH - 1]["metric"] == 1.0
+    assert all(set(r) == {"epoch", "loss", "metric", "seconds"} for r in model.history_)
+
+
+def test_eval_every_and_no_patience():
+    model, module = run(epochs=6, patience=None, eval_every=3)
+    assert [r["metric"] is None for r in model.history_] == [True, True, False, True, True, False]
+    assert model.best_epoch_ == GOOD_EPOCH and float(module.w.detach()) == GOOD_EPOCH
+
+
+def test_log_line_per_epoch_and_threads_restored(caplog):
+    before = torch.get_num_threads()
+    with caplog.at_level(logging.INFO, logger="recaug.models.training"):
+        run(epochs=2, patience=None, threads=1)
+    lines = [r.getMessage() for r in caplog.records if "epoch" in r.getMessage()]
+    assert len(lines) == 2 and "loss" in lines[0] and "NDCG@10" in lines[0] and lines[0].endswith("s")
+    assert torch.get_num_threads() == before
+
+
+def test_validation_data_uses_train_history_and_first_valid_item():
+    train = Interactions.from_arrays([0, 0, 2], [2, 3, 4], [1, 2, 1])
+    valid = Interactions.from_arrays([0, 1, 2, 2], [5, 6, 8, 7], [3, 1, 3, 2])
+    histories, targets = validation_data(train, valid)
+    assert histories.users.tolist() == [0, 1, 2]
+    assert histories.to_lists() == [[2, 3], [], [4]]
+    assert targets.tolist() == [5, 6, 7]
+
+
+def test_bad_settings_are_rejected():
+    with pytest.raises(ConfigError):
+        TrainConfig(valid_metric="AUC@10")
+    with pytest.raises(ConfigError):
+        TrainConfig(patience=0)
