@@ -16,7 +16,6 @@ import time
 from typing import Any
 
 from _common import dataset_file, parser, peak_memory_mb, write_result
-
 from recaug.data.io import read
 from recaug.evaluate import Evaluator
 from recaug.models import get_model_class
@@ -50,7 +49,7 @@ def run_one(dataset: Any, split: Any, variant: str, seed: int, args: Any) -> dic
     cls = get_model_class(name)
     neural = name not in ("pop", "itemknn")
     if neural:
-        params.update(epochs=args.epochs, patience=args.patience, threads=args.threads)
+        params.update(epochs=args.epochs, patience=args.patience, threads=args.threads, eval_every=args.eval_every)
         if args.quick:
             params.update(epochs=min(args.epochs, 3))
     model = cls(seed=seed, device=args.device, **params)
@@ -101,7 +100,9 @@ def main() -> None:
     p.add_argument("--models", nargs="+", default=None, choices=sorted(VARIANTS))
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--patience", type=int, default=10, help="validation rounds without improvement")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (1 is fastest on a shared 2-core machine)")
+    p.add_argument("--eval-every", type=int, default=1, help="validate every N epochs (patience counts validations)")
     args = p.parse_args()
     variants = args.models or [f"sasrec-{'ssm' if loss == 'sampled_softmax' else loss}" for loss in (args.loss or ["bce"])]
     results: list[dict[str, Any]] = []
@@ -114,7 +115,7 @@ def main() -> None:
             results = []
     protocol = {"split": "leave_last_out", "candidates": "all_items", "history_masking": "-inf", "ties": "pessimistic",
                 "max_len": 50, "metrics": ["HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20"],
-                "early_stopping": f"valid NDCG@10, patience {args.patience}"}
+                "early_stopping": f"valid NDCG@10 every {args.eval_every} epoch(s), patience {args.patience} validations"}
     for ds_name in args.dataset:
         args.current_dataset = ds_name
         dataset = read(dataset_file(args.data_root, ds_name), format="s3rec")

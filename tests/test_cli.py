@@ -9,7 +9,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -49,7 +48,8 @@ def invoke(*args: str | Path):
 def test_help_and_version() -> None:
     result = invoke("--help")
     assert result.exit_code == 0
-    for command in ("data", "demo", "doctor"):
+    for command in ("data", "train", "evaluate", "expand", "generate", "fuse", "quality", "run", "report",
+                    "config", "tune", "demo", "doctor"):  # fmt: skip
         assert command in result.stdout
     result = invoke("--version")
     assert result.exit_code == 0 and "recaug" in result.stdout
@@ -170,24 +170,54 @@ def test_import_unknown_format_is_a_usage_error(csv_file: Path, tmp_path: Path) 
     assert "no-such-format" in result.stderr
 
 
-# -- demo (needs recaug.preprocess) --------------------------------------------------------
-def test_demo_writes_the_expected_files(tmp_path: Path) -> None:
+# -- demo: the whole flow through the pipeline runner ---------------------------------------
+FAST = ("--set", "train.params.epochs=1", "--set", "evaluate.bootstrap=50")
+
+
+def test_demo_runs_the_whole_flow(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    result = invoke("demo", "--out", out, "--users", "300", "--seed", "1")
+    result = invoke("demo", "--out", out, "--users", "300", "--seed", "1", *FAST)
     assert result.exit_code == 0, result.output
-    for stage in ("simulate", "preprocess", "split", "describe", "save"):
-        assert stage in result.stdout
-    for name in ("dataset/schema.json", "split/train.parquet", "split/valid.parquet", "split/test.parquet",
-                 "protocol.json", "describe.json", "preprocess.json", "manifest.json"):  # fmt: skip
+    lines = result.stdout.splitlines()
+    for stage in ("data", "preprocess", "split", "expand", "fuse", "train", "evaluate", "report"):
+        assert any(line.startswith(stage) for line in lines), stage
+    assert "report:" in lines[-1] and str(out / "report.html") in lines[-1]
+    for name in ("report.html", "report.md", "report.json", "results.json", "protocol.json",
+                 "manifest.json", "config.resolved.yaml", "logs.jsonl"):  # fmt: skip
         assert (out / name).is_file(), name
     assert json.loads((out / "protocol.json").read_text())["split"] == "leave_last_out"
     manifest = json.loads((out / "manifest.json").read_text())
-    assert [s["stage"] for s in manifest["stages"]][:2] == ["simulate", "preprocess"]
-    dataset = Dataset.load(out / "dataset")
-    parts = sum(len(pl.read_parquet(out / "split" / f"{p}.parquet")) for p in ("train", "valid", "test"))
-    assert parts == len(dataset.interactions)
-    assert json.loads((out / "describe.json").read_text())["interactions"] == len(dataset.interactions)
+    assert [s["stage"] for s in manifest["stages"]][:3] == ["data", "preprocess", "split"]
+    assert {s["status"] for s in manifest["stages"]} == {"ran"}
+    results = json.loads((out / "results.json").read_text())
+    arms = results["arms"]
+    assert set(arms) == {"control", "crop_mask"} and results["seeds"] == [1]
+    assert arms["control"]["1"]["rows_added"] == 0 and arms["crop_mask"]["1"]["rows_added"] > 0
+    # control and augmented share data, split and seed; only the augmentation differs
+    assert arms["control"]["1"]["stages"]["split"] == arms["crop_mask"]["1"]["stages"]["split"]
+    assert "test" in arms["crop_mask"]["1"]["summary"]
+    # light preprocessing keeps short-history users (a 5-core would remove them all)
+    dataset = Dataset.load(out / results["shared"]["preprocess"] / "dataset")
+    lengths = dataset.interactions.frame.group_by("user_id").len().get_column("len")
+    assert lengths.min() == 3
+    report = json.loads((out / "report.json").read_text())
+    assert "history<=3" in report["headline"]["segments"]
+    paired = [r for r in report["headline"]["rows"] if r["variant"] == "crop_mask" and r["segment"] == "all"]
+    assert paired and all("t_pvalue" in r for r in paired)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left
+
+
+def test_demo_config_is_built_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from recaug.pipeline.builtin import demo_config
+
+    monkeypatch.chdir(tmp_path)  # no configs/ folder here
+    config = demo_config(n_users=500, seed=4)
+    assert config.data.source == "simulate" and config.data.simulate["n_users"] == 500
+    assert config.seeds == [4] and config.variant_names() == ["control", "crop_mask"]
+    assert all(step["step"] != "kcore" for step in config.preprocess.steps)
+    result = invoke("config", "show", "builtin:demo", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["name"] == "demo"
 
 
 def test_demo_refuses_existing_output_then_force_replaces(tmp_path: Path) -> None:
@@ -196,8 +226,9 @@ def test_demo_refuses_existing_output_then_force_replaces(tmp_path: Path) -> Non
     (out / "old.txt").write_text("x", encoding="utf-8")
     result = invoke("demo", "--out", out, "--users", "100")
     assert result.exit_code == 2
+    assert "--force" in result.stderr
     assert (out / "old.txt").exists()
-    result = invoke("-q", "demo", "--out", out, "--users", "100", "--force")
+    result = invoke("-q", "demo", "--out", out, "--users", "100", "--force", *FAST)
     assert result.exit_code == 0, result.output
     assert result.stdout == ""  # --quiet: no stage lines
     assert not (out / "old.txt").exists() and (out / "manifest.json").is_file()
@@ -206,6 +237,7 @@ def test_demo_refuses_existing_output_then_force_replaces(tmp_path: Path) -> Non
 def test_demo_bad_settings_are_usage_errors(tmp_path: Path) -> None:
     assert invoke("demo", "--out", tmp_path / "d", "--users", "0").exit_code == 2
     assert invoke("demo", "--out", tmp_path / "d", "--users", "many").exit_code == 2
+    assert invoke("demo", "--out", tmp_path / "d", "--set", "train.nope=1").exit_code == 2
     assert not (tmp_path / "d").exists()
 
 

@@ -1,4 +1,8 @@
-"""The ``recaug`` command line: ``data import|describe``, ``demo``, ``doctor``.
+"""The ``recaug`` command line: one command per stage, plus ``run``, ``report``, ``config``, ``tune``, ``demo``.
+
+Stages: ``data import|describe``, ``train``, ``evaluate``, ``expand``, ``generate``, ``fuse``,
+``quality``. Pipeline: ``run``, ``report``, ``config show|validate|schema``, ``tune``. Plus
+``demo`` (the whole flow on the simulated shop) and ``doctor``.
 
 Global options ``-v/--verbose`` (debug logs, tracebacks) and ``-q/--quiet`` come before the
 sub-command. Exit codes: 0 success, 2 usage or configuration error, 3 runtime failure.
@@ -10,13 +14,17 @@ import typer
 
 from recaug import __version__
 from recaug.cli._common import configure
+from recaug.cli.augment import expand, fuse, generate, quality
 from recaug.cli.data import data_app
 from recaug.cli.demo import demo
 from recaug.cli.doctor import doctor
+from recaug.cli.pipeline import config_app, report, run, tune
+from recaug.cli.train import evaluate, train
 
 app = typer.Typer(
     name="recaug",
-    help="Data augmentation for e-commerce recommendation: preprocess, split, generate, expand, evaluate.",
+    help="Data augmentation for e-commerce recommendation: preprocess, split, generate, expand, fuse, "
+    "train, evaluate, report.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -44,6 +52,16 @@ def _root(
 
 
 app.add_typer(data_app, name="data")
+app.command("train")(train)
+app.command("evaluate")(evaluate)
+app.command("expand")(expand)
+app.command("generate")(generate)
+app.command("fuse")(fuse)
+app.command("quality")(quality)
+app.command("run")(run)
+app.command("report")(report)
+app.add_typer(config_app, name="config")
+app.command("tune")(tune)
 app.command("demo")(demo)
 app.command("doctor")(doctor)
 

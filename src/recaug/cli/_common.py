@@ -5,16 +5,20 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import sys
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+import yaml
 from rich.console import Console
 
-from recaug.errors import RecaugError
+from recaug.data.dataset import Dataset
+from recaug.errors import ConfigError, DataError, OutputExistsError, RecaugError
 
 #: Exit codes of every command.
 EXIT_OK, EXIT_USAGE, EXIT_FAILURE = 0, 2, 3
@@ -103,3 +107,91 @@ def _fail(exc: BaseException, code: int) -> None:
     message = str(exc) if isinstance(exc, RecaugError) else f"{type(exc).__name__}: {exc}"
     err.print(f"error: {message}", markup=False)
     raise typer.Exit(code) from None
+
+
+# -- shared option types ------------------------------------------------------------------
+OutOpt = Annotated[Path, typer.Option("--output", "-o", help="Output folder to write.", show_default=False)]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
+FormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format", "-f", help="Input format: auto, csv, tsv, parquet, jsonl, s3rec, sasrec, movielens, ..."
+    ),
+]
+SplitOpt = Annotated[
+    str, typer.Option("--split", help="Split protocol: leave_last_out (default) or temporal.")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a config value, e.g. --set train.params.epochs=3 (repeatable)."),
+]
+
+
+# -- small helpers shared by the commands -----------------------------------------------
+def refuse_existing(path: Path, force: bool) -> None:
+    """Raise :class:`OutputExistsError` (exit 2) if ``path`` holds anything and ``force`` is off."""
+    if path.exists() and not force and (not path.is_dir() or any(path.iterdir())):
+        raise OutputExistsError(f"output {path} already exists; pass --force to replace it")
+
+
+def parse_params(items: list[str] | None, flag: str = "--param") -> dict[str, Any]:
+    """``["k=v", ...]`` -> ``{k: yaml(v)}`` (numbers, booleans, lists parse as such)."""
+    out: dict[str, Any] = {}
+    for text in items or []:
+        key, sep, value = text.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"{flag} {text!r}: expected KEY=VALUE")
+        try:
+            out[key] = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{flag} {text!r}: cannot parse the value: {exc}") from None
+    return out
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """``payload`` as pretty JSON in ``path`` (NaN/inf become null)."""
+    path.write_text(json.dumps(_finite(payload), indent=2, default=str), encoding="utf-8")
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def load_any(path: Path, *, format: str = "auto", **read_options: Any) -> Dataset:
+    """A saved dataset folder (has ``schema.json``) or any file/folder ``recaug.data.io.read`` understands."""
+    if not path.exists():
+        raise DataError("no such file or folder", file=path, expected="an existing input path")
+    if path.is_dir() and (path / "schema.json").is_file():
+        return Dataset.load(path)
+    from recaug.data.io import read
+
+    options = {k: v for k, v in read_options.items() if v is not None}
+    return read(path, format=format, **options)
+
+
+def split_list(values: list[str] | None) -> list[str]:
+    """Repeated and/or comma-separated option values: ``["5,10", "20"]`` -> ``["5", "10", "20"]``."""
+    return [v.strip() for text in values or [] for v in text.split(",") if v.strip()]
+
+
+def parse_ks(values: list[str] | None, default: tuple[int, ...] = (5, 10, 20)) -> tuple[int, ...]:
+    """``--ks 5,10,20`` (or repeated) as positive integers (ConfigError otherwise)."""
+    items = split_list(values)
+    if not items:
+        return default
+    try:
+        ks = tuple(int(v) for v in items)
+    except ValueError:
+        raise ConfigError(f"--ks: expected positive integers like 5,10,20, got {','.join(items)!r}") from None
+    if min(ks) < 1:
+        raise ConfigError(f"--ks: cut-offs must be >= 1, got {ks}")
+    return ks

@@ -7,34 +7,22 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from recaug.cli._common import out, print_json, reporting_errors, say, state
-from recaug.data.dataset import Dataset
-from recaug.errors import DataError, OutputExistsError
+from recaug.cli._common import (
+    FormatOpt,
+    load_any,
+    out,
+    print_json,
+    refuse_existing,
+    reporting_errors,
+    say,
+    state,
+)
 
 data_app = typer.Typer(
     help="Import and inspect interaction data.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-FormatOpt = Annotated[
-    str,
-    typer.Option(
-        "--format", "-f", help="Input format: auto, csv, tsv, parquet, jsonl, s3rec, sasrec, movielens, ..."
-    ),
-]
-
-
-def load_any(path: Path, *, format: str = "auto", **read_options: Any) -> Dataset:
-    """A saved dataset folder (has ``schema.json``) or any file/folder ``recaug.data.io.read`` understands."""
-    if not path.exists():
-        raise DataError("no such file or folder", file=path, expected="an existing input path")
-    if path.is_dir() and (path / "schema.json").is_file():
-        return Dataset.load(path)
-    from recaug.data.io import read
-
-    options = {k: v for k, v in read_options.items() if v is not None}
-    return read(path, format=format, **options)
 
 
 @data_app.command("import")
@@ -62,8 +50,7 @@ def import_(
 ) -> None:
     """Read SRC into the recaug dataset folder format (Parquet tables + schema.json + summary.md)."""
     with reporting_errors():
-        if output.exists() and not force and (not output.is_dir() or any(output.iterdir())):
-            raise OutputExistsError(f"output {output} already exists; pass --force to replace it")
+        refuse_existing(output, force)
         t0 = time.perf_counter()
         dataset = load_any(
             src, format=format, user_col=user_col, item_col=item_col, time_col=time_col, event_col=event_col,
