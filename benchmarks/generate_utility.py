@@ -1,0 +1,247 @@
+"""Generate-stage utility on Beauty (P1): control vs + VAE / + GAN completion vs + sequence extension.
+
+    python benchmarks/generate_utility.py --quick
+    python benchmarks/generate_utility.py --models bpr multvae sasrec --seeds 0 1 2
+
+Per seed, every synthesizer is fitted on ``split.train`` only and completes the short users
+(at most ``--short`` training interactions) with ``--k`` items each; the rows are fused with
+``Fuser(only_users_with_at_most=short, allow_new_users=False)`` (prepended before each user's
+history, ASReP style). Every model is trained on the fused data and evaluated with full ranking
+on the same test items as its control (same model, same seed, no synthetic rows); the augmented
+histories are the model's input at test time. Segments are fixed on the *real* data so that the
+arms are comparable: ``train<=K`` (users with at most K real training interactions) and
+``cross_category`` (a test item's category is not among the categories of the user's real
+history). Paired tests (``recaug.evaluate.compare``) are over users, per segment.
+
+Synthetic rows that happen to equal a user's held-out item are, by default, dropped before
+fusion (``--held-out-hits drop``), so the fuser's leakage assertion holds; the count is
+reported. This can only make the augmented arms look worse. ``keep`` keeps them (the
+synthesizers never saw held-out data; the rows are their predictions) and fuses without the
+assertion.
+
+Quality: each fitted synthesizer also samples new users (as many as ``--quality-users``) and
+``QualityReport.compute`` compares them with the real training users.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from _common import dataset_file, parser, peak_memory_mb, write_result
+from recaug import columns as C
+from recaug.data import Interactions
+from recaug.data.io import read
+from recaug.evaluate import CrossCategory, Evaluator, UserColumn, compare, held_out_histories
+from recaug.evaluate.segments import SegmentContext
+from recaug.fuse import Fuser
+from recaug.generate import from_config
+from recaug.models import get_model_class
+from recaug.quality import QualityReport
+from recaug.split import LeaveLastOut, Split
+
+SYNTHS: dict[str, dict[str, Any]] = {
+    "vae": {"method": "vae"},
+    "gan": {"method": "gan"},
+    "sequence": {"method": "sequence", "direction": "backward"},
+}
+MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "pop": ("pop", {}),
+    "itemknn": ("itemknn", {}),
+    "bpr": ("bpr", {}),
+    "multvae": ("multvae", {}),
+    "gru4rec": ("gru4rec", {}),
+    "sasrec": (
+        "sasrec",
+        {"max_len": 50, "hidden": 64, "n_layers": 2, "n_heads": 2, "dropout": 0.5, "loss": "bce"},
+    ),
+}
+HEAD = ("HR@10", "NDCG@10")
+
+
+def fixed_segments(split: Split, dataset: Any, short: int) -> tuple[pl.DataFrame, list[Any]]:
+    """Per-user segment table computed on the real data, and the rules that read it."""
+    n_train = split.train.frame.group_by(C.USER).len()
+    hist, t_off, t_items = held_out_histories(split, "test")
+    ctx = SegmentContext(pl.DataFrame({C.USER: hist.users}), hist, t_off, t_items)
+    cross = CrossCategory(dataset).assign(ctx)["cross_category"]
+    table = (
+        pl.DataFrame({C.USER: hist.users, "cross_category": cross})
+        .join(n_train, on=C.USER, how="left")
+        .with_columns((pl.col("len").fill_null(0) <= short).alias(f"train<={short}"))
+        .drop("len")
+    )
+    rules = [UserColumn(table, f"train<={short}"), UserColumn(table, "cross_category")]
+    return table, rules
+
+
+def fit_eval(
+    model_name: str,
+    train: Interactions,
+    split: Split,
+    seed: int,
+    args: Any,
+    rules: list[Any],
+    item_space: int,
+) -> tuple[Any, dict[str, float]]:
+    """Fit one model on ``train`` (validation = split.valid) and evaluate on ``split.test``."""
+    name, params = MODELS[model_name]
+    params = dict(params)
+    if name not in ("pop", "itemknn"):
+        params.update(epochs=args.epochs, patience=args.patience, threads=args.threads, progress=False)
+    model = get_model_class(name)(seed=seed, device=args.device, **params)
+    t0 = time.perf_counter()
+    model.fit(train, split.valid, item_space=item_space)
+    fit_s = time.perf_counter() - t0
+    aug = Split(train, split.valid, split.test, split.protocol)
+    t0 = time.perf_counter()
+    result = Evaluator(ks=(5, 10, 20)).evaluate(model, aug, "test", segments=rules)
+    eval_s = time.perf_counter() - t0
+    hist = [h for h in (getattr(model, "history_", []) or []) if "seconds" in h]
+    per_epoch = sum(h["seconds"] for h in hist) / len(hist) if hist else None
+    return result, {"fit": fit_s, "per_epoch": per_epoch, "evaluate": eval_s, "epochs_run": len(hist)}
+
+
+def paired(control: Any, treated: Any, segs: list[str]) -> dict[str, Any]:
+    """Paired user-level tests vs control overall and per segment."""
+    out = {"all": {m: c.to_dict() for m, c in compare(control, treated, list(HEAD)).items()}}
+    for seg in segs:
+        col = "segment:" + seg
+        a = control.per_user.filter(pl.col(col))
+        b = treated.per_user.filter(pl.col(col))
+        out[seg] = {m: c.to_dict() for m, c in compare(a, b, list(HEAD)).items()}
+    return out
+
+
+def main() -> None:
+    """Run the benchmark and write the JSON."""
+    p = parser(__doc__.splitlines()[0], default_out="generate_utility.json")
+    p.add_argument("--dataset", default="beauty", choices=["beauty", "sports", "toys"])
+    p.add_argument("--models", nargs="+", default=["bpr", "multvae", "sasrec"], choices=sorted(MODELS))
+    p.add_argument("--synthesizers", nargs="+", default=list(SYNTHS), choices=list(SYNTHS))
+    p.add_argument("--k", type=int, default=5, help="items added to every short user")
+    p.add_argument(
+        "--short", type=int, default=5, help="short user = at most this many training interactions"
+    )
+    p.add_argument("--epochs", type=int, default=200, help="model epochs (early stopping on valid NDCG@10)")
+    p.add_argument("--patience", type=int, default=10)
+    p.add_argument("--synth-epochs", type=int, default=30)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--quality-users", type=int, default=5000)
+    p.add_argument("--held-out-hits", choices=["drop", "keep"], default="drop")
+    p.add_argument("--quick-users", type=int, default=2000, help="--quick: users kept (lowest codes)")
+    args = p.parse_args()
+    seeds = args.seeds[:1] if args.quick else args.seeds
+    if args.quick:
+        args.epochs, args.synth_epochs, args.quality_users = (
+            min(args.epochs, 3),
+            min(args.synth_epochs, 3),
+            1000,
+        )
+
+    dataset = read(dataset_file(args.data_root, args.dataset), format="s3rec")
+    inter = dataset.interactions
+    if args.quick:
+        inter = inter.filter(pl.col(C.USER) < args.quick_users)
+    split = LeaveLastOut(n_valid=1, n_test=1).split(inter)
+    item_space = dataset.vocab.item_space
+    table, rules = fixed_segments(split, dataset, args.short)
+    seg_names = [f"train<={args.short}", "cross_category"]
+    short_users = table.filter(pl.col(seg_names[0])).get_column(C.USER)
+    short_hist = split.train.filter(pl.col(C.USER).is_in(short_users.implode()))
+    held = split.held_out()
+    print(f"{args.dataset}: {split}; short users {len(short_users)} / {table.height}", flush=True)
+
+    protocol = {
+        "split": "leave_last_out", "candidates": "all_items", "history_masking": "-inf", "ties": "pessimistic",
+        "metrics": ["HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20"], "k": args.k,
+        "short_users": f"<= {args.short} training interactions", "fuse": "prepend, only short users",
+        "held_out_hits": args.held_out_hits, "segments": "fixed on the real data",
+        "early_stopping": f"valid NDCG@10, patience {args.patience}",
+    }  # fmt: skip
+    results: list[dict[str, Any]] = []
+    for seed in seeds:
+        controls: dict[str, Any] = {}
+        for m in args.models:
+            res, secs = fit_eval(m, split.train, split, seed, args, rules, item_space)
+            controls[m] = res
+            results.append(_row(args, m, "control", None, seed, res, secs, {}))
+            _print(results[-1])
+        for s_name in args.synthesizers:
+            cfg = {**SYNTHS[s_name], "epochs": args.synth_epochs, "seed": seed, "device": args.device,
+                   "threads": args.threads, "progress": False}  # fmt: skip
+            synth = from_config(cfg)
+            t0 = time.perf_counter()
+            synth.fit(split.train, item_space=item_space, items=dataset.items)
+            synth_fit = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            synthetic = synth.complete(short_hist, args.k, seed=seed)
+            complete_s = time.perf_counter() - t0
+            hits = synthetic.frame.join(held, on=[C.USER, C.ITEM], how="semi").height
+            if args.held_out_hits == "drop":
+                synthetic = Interactions(synthetic.frame.join(held, on=[C.USER, C.ITEM], how="anti"))
+            fuser = Fuser(only_users_with_at_most=args.short, allow_new_users=False, seed=seed)
+            fused, report = fuser.fuse(
+                split.train, synthetic, split=split if args.held_out_hits == "drop" else None
+            )
+            t0 = time.perf_counter()
+            new_users = synth.sample(min(args.quality_users, short_users.len() or 1), seed=seed)
+            sample_s = time.perf_counter() - t0
+            quality = QualityReport.compute(split.train, new_users, items=dataset.items, seed=seed)
+            extra = {
+                "synthesizer": cfg, "loss_history": synth.loss_history_[-3:],
+                "synthetic_rows": len(synthetic), "held_out_hits": hits,
+                "fuse": {"users_extended": report.users_extended, "dropped": report.dropped},
+                "quality": {"scores": quality.scores, "overall": quality.overall, "privacy": quality.privacy},
+                "synth_seconds": {"fit": synth_fit, "complete": complete_s, "sample": sample_s,
+                                  "sample_users": len(np.unique(new_users.users))},
+            }  # fmt: skip
+            print(f"  {s_name}: fit {synth_fit:.1f}s, complete {complete_s:.1f}s ({len(synthetic)} rows, "
+                  f"{hits} held-out hits), sample {sample_s:.1f}s, quality overall {quality.overall:.3f} "
+                  f"{ {k: round(v, 3) for k, v in quality.scores.items()} } privacy {quality.privacy:.3f}",
+                  flush=True)  # fmt: skip
+            for m in args.models:
+                res, secs = fit_eval(m, fused, split, seed, args, rules, item_space)
+                row_extra = {**extra, "paired_vs_control": paired(controls[m], res, seg_names)}
+                results.append(_row(args, m, f"+{s_name}", "control", seed, res, secs, row_extra))
+                _print(results[-1])
+            write_result(args.out, "generate_utility", results, quick=args.quick, protocol=protocol,
+                         device=args.device)  # fmt: skip
+    write_result(
+        args.out, "generate_utility", results, quick=args.quick, protocol=protocol, device=args.device
+    )
+    print(f"wrote {args.out}")
+
+
+def _row(
+    args: Any, model: str, arm: str, control: str | None, seed: int, res: Any, secs: dict, extra: dict
+) -> dict:
+    return {
+        "dataset": args.dataset,
+        "variant": f"{model}{'' if arm == 'control' else arm}",
+        "control": None if control is None else model,
+        "seed": seed,
+        "metrics": res.summary(),
+        "segments": res.segments_flat(),
+        "seconds": {k: secs[k] for k in ("fit", "per_epoch", "evaluate")},
+        "peak_memory_mb": peak_memory_mb(),
+        "extra": {"epochs_run": secs["epochs_run"], **extra},
+    }
+
+
+def _print(row: dict) -> None:
+    seg = row["segments"]
+    parts = [f"{name}: " + " ".join(f"{m}={seg[name][m]:.4f}" for m in HEAD) for name in seg]
+    delta = ""
+    if "paired_vs_control" in row["extra"]:
+        c = row["extra"]["paired_vs_control"]["all"]["NDCG@10"]
+        delta = f" | dNDCG@10={c['mean_diff']:+.4f} p={c['t_pvalue']:.3g}"
+    print(f"{row['variant']:18s} seed={row['seed']} " + "; ".join(parts)
+          + f" | fit {row['seconds']['fit']:.0f}s{delta}", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
