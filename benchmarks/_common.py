@@ -88,6 +88,17 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _finite(obj: Any) -> Any:
+    """NaN/inf -> None so the file is strict JSON (an empty segment has no mean)."""
+    if isinstance(obj, float):
+        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def write_result(
     out: Path, benchmark: str, results: list[dict[str, Any]], *, quick: bool, protocol: dict | None = None,
     device: str = "cpu",
@@ -107,6 +118,6 @@ def write_result(
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2))
+    tmp.write_text(json.dumps(_finite(doc), indent=2, allow_nan=False))
     os.replace(tmp, out)
     return doc

@@ -1,0 +1,163 @@
+"""Regenerate the tables of ``benchmarks/README.md`` from ``benchmarks/results/*.json``.
+
+    python benchmarks/summarize.py            # rewrites the part between the AUTO markers
+
+Summaries over seeds are mean ± sample std; quick (smoke) results are listed separately and
+never mixed into the main tables.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+README = HERE / "README.md"
+BEGIN, END = "<!-- AUTO:BEGIN -->", "<!-- AUTO:END -->"
+
+
+def _load() -> list[dict[str, Any]]:
+    docs = []
+    for f in sorted(RESULTS.glob("*.json")):
+        try:
+            doc = json.loads(f.read_text())
+        except json.JSONDecodeError:
+            continue
+        doc["_file"] = f.name
+        docs.append(doc)
+    return docs
+
+
+def _ms(values: list[float]) -> str:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+
+def _mean(values: list[float | None]) -> float | None:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return statistics.mean(values) if values else None
+
+
+def reproduction(docs: list[dict[str, Any]]) -> list[str]:
+    """P1 table: dataset x variant, mean ± std over seeds, against the published numbers."""
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for doc in docs:
+        if doc.get("benchmark") != "reproduce_sasrec" or doc.get("quick"):
+            continue
+        for r in doc["results"]:
+            rows[(r["dataset"], r["variant"])].append(r)
+    if not rows:
+        return []
+    out = [
+        "### P1 reproduction (full ranking over all items, leave-last-out, history masked)",
+        "",
+        "| dataset | model | seeds | HR@10 | NDCG@10 | published HR@10 / NDCG@10 | NDCG@10 vs published | s/epoch | epochs | eval s |",
+        "|---|---|---|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for (ds, var), rs in sorted(rows.items()):
+        hr = [r["metrics"]["HR@10"] for r in rs]
+        nd = [r["metrics"]["NDCG@10"] for r in rs]
+        pub = rs[0]["extra"].get("published")
+        pub_s = f"{pub['HR@10']:.4f} / {pub['NDCG@10']:.4f}" if pub else ""
+        rel = f"{(statistics.mean(nd) / pub['NDCG@10'] - 1) * 100:+.1f}%" if pub else ""
+        pe = _mean([r["seconds"].get("per_epoch") for r in rs])
+        ep = _mean([r["extra"].get("epochs_run") for r in rs])
+        ev = _mean([r["seconds"].get("evaluate") for r in rs])
+        out.append(
+            f"| {ds} | {var} | {','.join(str(r['seed']) for r in rs)} | {_ms(hr)} | {_ms(nd)} | {pub_s} | {rel} | "
+            f"{'' if pe is None else f'{pe:.1f}'} | {'' if not ep else f'{ep:.0f}'} | {'' if ev is None else f'{ev:.1f}'} |"
+        )
+    # segments per dataset
+    for ds in sorted({d for d, _ in rows}):
+        variants = sorted(v for d, v in rows if d == ds)
+        segs: list[str] = []
+        for v in variants:
+            for s in rows[(ds, v)][0].get("segments", {}):
+                if s not in segs:
+                    segs.append(s)
+        out += ["", f"NDCG@10 per segment, {ds} (mean over seeds; users in brackets)", ""]
+        out.append("| model | " + " | ".join(segs) + " |")
+        out.append("|---|" + "---:|" * len(segs))
+        for v in variants:
+            cells = []
+            for s in segs:
+                vals = [r["segments"].get(s, {}).get("NDCG@10") for r in rows[(ds, v)]]
+                n = rows[(ds, v)][0]["segments"].get(s, {}).get("n_users", 0)
+                m = _mean(vals)
+                cells.append("–" if m is None else f"{m:.4f} ({n})")
+            out.append(f"| {v} | " + " | ".join(cells) + " |")
+    return out + [""]
+
+
+def throughput(docs: list[dict[str, Any]]) -> list[str]:
+    """Sequences per second per augmentation op."""
+    out: list[str] = []
+    for doc in docs:
+        if doc.get("benchmark") != "expand_throughput":
+            continue
+        out += [
+            f"### Augmentation throughput ({doc['_file']}, {doc['machine']['cpu']}, {doc['machine']['threads']} thread)",
+            "",
+            "| op | sequences/s | × Python reference |",
+            "|---|---:|---:|",
+        ]
+        for r in doc["results"]:
+            ex = r.get("extra", {})
+            sps = ex.get("sequences_per_second")
+            ratio = ex.get("speedup_vs_python")
+            out.append(
+                f"| {r['variant']} | {sps:,.0f} | {'' if ratio is None else f'{ratio:.1f}×'} |" if sps else f"| {r['variant']} | – | |"
+            )
+        out.append("")
+    return out
+
+
+def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
+    """Variant vs its same-seed control, for expand_accuracy / generate_utility."""
+    out: list[str] = []
+    for doc in docs:
+        if doc.get("benchmark") != name:
+            continue
+        tag = " — QUICK smoke run, not a result" if doc.get("quick") else ""
+        groups: dict[tuple[str, str, str | None], list[dict[str, Any]]] = defaultdict(list)
+        for r in doc["results"]:
+            groups[(r["dataset"], r["variant"], r.get("control"))].append(r)
+        out += [f"### {title} ({doc['_file']}{tag})", "",
+                "| dataset | variant | control | seeds | HR@10 | NDCG@10 | NDCG@10 short (≤5) |", "|---|---|---|---|---:|---:|---:|"]
+        for (ds, var, ctl), rs in sorted(groups.items(), key=lambda x: (x[0][0], x[0][1])):
+            short = [
+                (r.get("segments", {}).get("history<=5") or r.get("segments", {}).get("new_users") or {}).get("NDCG@10")
+                for r in rs
+            ]
+            out.append(
+                f"| {ds} | {var} | {ctl or ''} | {','.join(str(r['seed']) for r in rs)} | "
+                f"{_ms([r['metrics'].get('HR@10') for r in rs])} | {_ms([r['metrics'].get('NDCG@10') for r in rs])} | {_ms(short)} |"
+            )
+        out.append("")
+    return out
+
+
+def main() -> None:
+    """Rewrite the generated part of benchmarks/README.md."""
+    docs = _load()
+    body = reproduction(docs) + throughput(docs)
+    body += paired(docs, "expand_accuracy", "Expand: control vs augmented")
+    body += paired(docs, "generate_utility", "Generate: control vs synthetic data")
+    text = README.read_text() if README.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    README.write_text(head + BEGIN + "\n" + "\n".join(body) + "\n" + END + tail)
+    print("\n".join(body))
+
+
+if __name__ == "__main__":
+    main()
