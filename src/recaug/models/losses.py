@@ -4,6 +4,8 @@
 * ``"bce"``: one sampled negative per position, binary cross-entropy (the SASRec/S3Rec setting).
 * ``"sampled_softmax"``: softmax over the target and ``n_negatives`` sampled items per position
   (negatives equal to the target are masked out).
+
+``info_nce`` is the contrastive (NT-Xent) loss of CL4SRec / DuoRec over two batches of views.
 """
 
 from __future__ import annotations
@@ -76,3 +78,32 @@ def next_item_loss(
         logits = torch.cat([pos.unsqueeze(1), neg], dim=1)
         return F.cross_entropy(logits, torch.zeros_like(targets))
     raise ConfigError(f"loss must be one of {LOSSES}, got {loss!r}")
+
+
+def info_nce(
+    anchors: torch.Tensor,
+    positives: torch.Tensor,
+    temperature: float = 1.0,
+    *,
+    same: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Symmetric InfoNCE (NT-Xent) with dot-product similarity and in-batch negatives.
+
+    ``anchors[i]`` and ``positives[i]`` (both ``(N, d)``) are a positive pair; every other of
+    the ``2N`` vectors is a negative of both, as in CL4SRec / DuoRec (``sim="dot"``). ``same``
+    (optional ``(N, N)`` bool, symmetric) marks rows that must not be each other's negatives
+    (DuoRec: sequences with the same target); the designated positive is always kept. Returns
+    the mean over all ``2N`` rows of ``-log softmax`` of the positive.
+    """
+    n = anchors.shape[0]
+    if n == 0:
+        return anchors.sum() * 0.0
+    z = torch.cat([anchors, positives])
+    sim = z @ z.T / float(temperature)
+    idx = torch.arange(2 * n, device=z.device)
+    pos = (idx + n) % (2 * n)
+    blocked = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    if same is not None:
+        blocked = blocked | same.to(device=z.device, dtype=torch.bool).repeat(2, 2)
+        blocked[idx, pos] = False
+    return F.cross_entropy(sim.masked_fill(blocked, -torch.inf), pos)

@@ -5,6 +5,11 @@ batch 256, at most 200 epochs, early stopping on validation NDCG@10 with ``patie
 evaluations (the S3Rec/ICLRec setting). ``loss="bce"`` samples one negative per position
 outside the user's sequence (the original SASRec / S3Rec objective), ``"ce"`` is the full
 softmax over all items, ``"sampled_softmax"`` uses ``n_negatives`` uniform negatives.
+
+Augmentation inside training (all optional, see :mod:`recaug.models.contrastive`):
+``augmenter`` / ``aug_prob`` / ``n_views`` for online views of the training rows;
+``contrastive="cl4srec"`` (two crop/mask/reorder views, ``cl_augmenter``) or ``"duorec"``
+(dropout view + same-target positive) adds ``cl_weight * InfoNCE(temperature=cl_temperature)``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 from torch import nn
 
+from recaug.expand import Augmenter
 from recaug.models.base import register
 from recaug.models.nets.sasrec import SASRecNet
 from recaug.models.sequential import NextItemRecommender
@@ -35,12 +41,31 @@ class SASRec(NextItemRecommender):
         dropout: float = 0.5,
         loss: str = "bce",
         n_negatives: int = 100,
+        augmenter: Augmenter | dict[str, Any] | None = None,
+        aug_prob: float = 0.5,
+        n_views: int = 1,
+        contrastive: str | None = None,
+        cl_weight: float = 0.1,
+        cl_temperature: float = 1.0,
+        cl_augmenter: Augmenter | dict[str, Any] | None = None,
         seed: int = 0,
         device: str = "auto",
         **train: Any,
     ) -> None:
         super().__init__(
-            max_len=max_len, loss=loss, n_negatives=n_negatives, seed=seed, device=device, **train
+            max_len=max_len,
+            loss=loss,
+            n_negatives=n_negatives,
+            augmenter=augmenter,
+            aug_prob=aug_prob,
+            n_views=n_views,
+            contrastive=contrastive,
+            cl_weight=cl_weight,
+            cl_temperature=cl_temperature,
+            cl_augmenter=cl_augmenter,
+            seed=seed,
+            device=device,
+            **train,
         )
         self.hidden = hidden
         self.n_layers = n_layers

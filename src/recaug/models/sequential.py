@@ -8,6 +8,14 @@ to its longest row before the forward pass: the same gradient as the whole padde
 are independent and padding never influences real positions), for a fraction of the work.
 A sequence net maps ``(B, L)`` item rows to ``(B, L, d)`` hidden states and owns
 ``item_embedding`` (the shared output layer) and ``padding_side``.
+
+Augmentation inside training (see :mod:`recaug.models.contrastive`): ``augmenter=`` (an
+``recaug.expand`` augmenter or its config dict) gives every training row ``n_views`` fresh
+views per epoch, each augmented with probability ``aug_prob``, and the next-item loss is taken
+on the views (the whole ``max_len + 1`` row is augmented, so inputs and targets stay aligned;
+MASK / PAD targets are skipped). ``contrastive="cl4srec"`` / ``"duorec"`` adds
+``cl_weight * InfoNCE`` on the last-position representations. ``fit(..., sequences=)`` trains
+on offline-expanded rows (``recaug.expand.expand_training``), one pseudo-user per row.
 """
 
 from __future__ import annotations
@@ -21,9 +29,12 @@ from recaug import columns as C
 from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
+from recaug.expand import Augmenter, epoch_seed
+from recaug.models import contrastive as cl
 from recaug.models.inputs import finish_scores, padded_items
-from recaug.models.losses import check_loss, negatives_outside_rows, next_item_loss, uniform_items
+from recaug.models.losses import check_loss, info_nce, negatives_outside_rows, next_item_loss, uniform_items
 from recaug.models.neural import NeuralRecommender
+from recaug.models.training import fit_loop, validation_data
 
 
 class NextItemRecommender(NeuralRecommender):
@@ -40,11 +51,19 @@ class NextItemRecommender(NeuralRecommender):
         loss: str = "ce",
         n_negatives: int = 100,
         length_groups: int = 8,
+        augmenter: Augmenter | dict[str, Any] | None = None,
+        aug_prob: float = 0.5,
+        n_views: int = 1,
+        contrastive: str | None = None,
+        cl_weight: float = 0.1,
+        cl_temperature: float = 1.0,
+        cl_augmenter: Augmenter | dict[str, Any] | None = None,
         seed: int = 0,
         device: str = "auto",
         **train: Any,
     ) -> None:
         super().__init__(seed=seed, device=device, **train)
+        cl.check_settings(contrastive, cl_weight, cl_temperature, aug_prob, n_views)
         if max_len < 1:
             raise ConfigError("max_len must be >= 1")
         check_loss(loss, n_negatives)
@@ -54,6 +73,13 @@ class NextItemRecommender(NeuralRecommender):
         self.loss = loss
         self.n_negatives = n_negatives
         self.length_groups = length_groups
+        self.augmenter = cl.build_augmenter(augmenter)
+        self.aug_prob = float(aug_prob)
+        self.n_views = int(n_views)
+        self.contrastive = contrastive
+        self.cl_weight = float(cl_weight)
+        self.cl_temperature = float(cl_temperature)
+        self.cl_augmenter = cl.build_augmenter(cl_augmenter)
 
     def config(self) -> dict[str, Any]:
         """Constructor settings."""
@@ -63,51 +89,165 @@ class NextItemRecommender(NeuralRecommender):
             "loss": self.loss,
             "n_negatives": self.n_negatives,
             "length_groups": self.length_groups,
+            "augmenter": None if self.augmenter is None else self.augmenter.config(),
+            "aug_prob": self.aug_prob,
+            "n_views": self.n_views,
+            "contrastive": self.contrastive,
+            "cl_weight": self.cl_weight,
+            "cl_temperature": self.cl_temperature,
+            "cl_augmenter": None if self.cl_augmenter is None else self.cl_augmenter.config(),
         }
 
-    def _instances(self, train: Interactions, side: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(inputs, targets)`` int64 matrices (rows, max_len); rows without a target dropped."""
-        rows = padded_items(
-            Sequences.from_interactions(train), self.max_len + 1, self.item_space_ or 0, side=side
-        )
+    def _rows(self, seqs: Sequences, side: str) -> torch.Tensor:
+        """``(rows, max_len + 1)`` int64 training rows; rows without a usable target dropped."""
+        rows = padded_items(seqs, self.max_len + 1, self.item_space_ or 0, side=side)
         inputs, targets = rows[:, :-1], rows[:, 1:]
-        useful = ((inputs != C.PAD_ID) & (targets != C.PAD_ID)).any(dim=1)
-        return inputs[useful].contiguous(), targets[useful].contiguous()
+        useful = ((inputs != C.PAD_ID) & (targets >= C.N_RESERVED)).any(dim=1)
+        return rows[useful].contiguous()
 
     def fit(
-        self, train: Interactions, valid: Interactions | None = None, *, item_space: int | None = None
+        self,
+        train: Interactions,
+        valid: Interactions | None = None,
+        *,
+        item_space: int | None = None,
+        sequences: Any | None = None,
     ) -> NextItemRecommender:
-        """Train on every next-item position of every training sequence."""
+        """Train on every next-item position of every training sequence.
+
+        ``sequences`` (a ``Sequences`` or ``ExpandedSequences`` from
+        :func:`recaug.expand.expand_training`) replaces the training rows: each row is its own
+        sequence; ``train`` still gives the validation histories and fits the augmenters.
+        """
         self.item_space_ = self._item_space(train, valid, item_space)
         self.module_ = self._new_module()
         net = self.module_
         side = net.padding_side
-        inputs, targets = self._instances(train, side)
-        lengths = (inputs != C.PAD_ID).sum(dim=1)
         device, gen, n = self.torch_device, self._generator(), self.item_space_
+        cl_gen = torch.Generator().manual_seed(int(self.seed) + 2)
+        seqs = (
+            Sequences.from_interactions(train)
+            if sequences is None
+            else getattr(sequences, "sequences", sequences)
+        )
+        full = self._rows(seqs, side)
+        inputs, targets = full[:, :-1], full[:, 1:]
+        contexts = cl.context(inputs, targets, side) if self.contrastive else inputs
+        online = None
+        if self.augmenter is not None:
+            self.augmenter.fit(train)  # the leakage guard: training data only
+            online = cl.online_augmenter(self.augmenter, self.aug_prob)
+        views = None
+        if self.contrastive == "cl4srec":
+            if self.cl_augmenter is None:
+                self.cl_augmenter = cl.build_augmenter(cl.CL4SREC_VIEWS)
+            assert self.cl_augmenter is not None
+            views = self.cl_augmenter.fit(train)
+        index = None
+        if self.contrastive == "duorec":
+            index = cl.TargetIndex(cl.last_targets(targets, cl.spans(contexts, side), side))
+        state = {"epoch": 0}
+
+        def on_epoch(epoch: int) -> None:
+            state["epoch"] = epoch
+
+        def encode(x: torch.Tensor) -> torch.Tensor:
+            """Last-position representation of every row (length-grouped, trimmed)."""
+            span = cl.spans(x, side)
+            parts, order = [], []
+            for group in _length_groups(span, self.length_groups):
+                width = max(int(span[group].max()), 1)
+                hidden = net(_trim(x[group], width, side).to(device))
+                parts.append(cl.last_hidden(hidden, span[group].clamp_max(width), side))
+                order.append(group)
+            return torch.cat(parts)[torch.argsort(torch.cat(order))]
 
         def batch_loss(rows: torch.Tensor) -> torch.Tensor:
-            hidden, wanted, negatives = [], [], []
-            for group in _length_groups(lengths[rows], self.length_groups):
-                sub = rows[group]
-                width = max(int(lengths[sub].max()), 1)
-                x, y = _trim(inputs[sub], width, side), _trim(targets[sub], width, side)
-                where = (x != C.PAD_ID) & (y != C.PAD_ID)
+            epoch_s = epoch_seed(self.seed, state["epoch"])
+            if online is not None:
+                batch = cl.augment_rows(
+                    online, full[rows], epoch_seed(epoch_s, 0), rows, n_views=self.n_views, side=side
+                )
+                x_b, y_b = batch[:, :-1], batch[:, 1:]
+                keys = rows.repeat_interleave(self.n_views)
+            else:
+                x_b, y_b, keys = inputs[rows], targets[rows], rows
+            span = cl.spans(x_b, side)
+            cspan = cl.spans(cl.context(x_b, y_b, side), side) if index is not None else span
+            hidden, wanted, negatives, last, order = [], [], [], [], []
+            for group in _length_groups(span, self.length_groups):
+                width = max(int(span[group].max()), 1)
+                x, y = _trim(x_b[group], width, side), _trim(y_b[group], width, side)
+                where = (x != C.PAD_ID) & (y >= C.N_RESERVED)
                 if self.loss == "bce":
                     negatives.append(negatives_outside_rows(torch.cat([x, y], dim=1), width, n, gen)[where])
-                hidden.append(net(x.to(device))[where.to(device)])
+                out = net(x.to(device))
+                hidden.append(out[where.to(device)])
                 wanted.append(y[where])
+                if index is not None:
+                    last.append(cl.last_hidden(out, cspan[group], side))
+                    order.append(group)
             y_all = torch.cat(wanted)
             neg = torch.cat(negatives) if negatives else None
             if self.loss == "sampled_softmax":
                 neg = uniform_items((len(y_all), self.n_negatives), n, gen)
             neg = None if neg is None else neg.to(device)
-            return next_item_loss(
+            loss = next_item_loss(
                 torch.cat(hidden), y_all.to(device), net.item_embedding.weight, self.loss, neg
             )
+            if self.cl_weight > 0 and views is not None:
+                loss = loss + self.cl_weight * self._cl4srec(
+                    encode, views, contexts[rows], rows, epoch_s, side
+                )
+            if self.cl_weight > 0 and index is not None:
+                anchors = torch.cat(last)[torch.argsort(torch.cat(order))]
+                loss = loss + self.cl_weight * self._duorec(
+                    encode, index, anchors, x_b, y_b, cspan, keys, contexts, cl_gen, side
+                )
+            return loss
 
-        self._train(batch_loss, len(inputs), train, valid, gen)
+        val = validation_data(train, valid) if valid is not None and len(valid) else None
+        fit_loop(
+            self, net, batch_loss, len(full), self.train_config, generator=gen, valid=val, on_epoch=on_epoch
+        )
         return self
+
+    def _cl4srec(
+        self, encode: Any, views: Augmenter, x: torch.Tensor, rows: torch.Tensor, epoch_s: int, side: str
+    ) -> torch.Tensor:
+        """InfoNCE between two augmented views of each input row (CL4SRec)."""
+        if len(x) == 0:
+            return x.new_zeros((), dtype=torch.float32)
+        pair = cl.augment_rows(views, x, epoch_seed(epoch_s, 1), rows, n_views=2, side=side)
+        z = encode(pair)
+        ok = (cl.spans(pair, side) > 0).view(-1, 2).all(dim=1).to(z.device)
+        z = z.view(-1, 2, z.shape[-1])[ok]
+        return info_nce(z[:, 0], z[:, 1], self.cl_temperature)
+
+    def _duorec(
+        self,
+        encode: Any,
+        index: cl.TargetIndex,
+        anchors: torch.Tensor,
+        x_b: torch.Tensor,
+        y_b: torch.Tensor,
+        span: torch.Tensor,
+        keys: torch.Tensor,
+        contexts: torch.Tensor,
+        generator: torch.Generator,
+        side: str,
+    ) -> torch.Tensor:
+        """InfoNCE between each row and a same-target row (else its own dropout view) (DuoRec)."""
+        t = cl.last_targets(y_b, span, side)
+        ok = (span > 0) & (t >= C.N_RESERVED)
+        if not bool(ok.any()):
+            return anchors.sum() * 0.0
+        partner = index.partners(t, keys, generator)
+        has = (partner >= 0).unsqueeze(1)
+        x_pos = torch.where(has, contexts[partner.clamp_min(0)], cl.context(x_b, y_b, side))
+        mask = ok.to(anchors.device)
+        positives = encode(x_pos[ok])
+        return info_nce(anchors[mask], positives, self.cl_temperature, same=cl.same_matrix(t[ok]))
 
     def score(self, histories: Sequences) -> torch.Tensor:
         """Dot product of the hidden state after the last item with every item embedding.

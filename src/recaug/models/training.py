@@ -166,12 +166,15 @@ def fit_loop(
     generator: torch.Generator,
     valid: tuple[Sequences, np.ndarray] | None = None,
     optimizer: torch.optim.Optimizer | None = None,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train ``module`` and record ``model.history_`` / ``model.best_epoch_``.
 
     ``batch_loss(rows)`` gets a shuffled batch of row indices in ``[0, n_rows)``; shuffling uses
     ``generator`` so a seeded generator makes the run deterministic. ``model.score`` is used for
     validation (it must put ``module`` in eval mode itself; the loop switches back to train mode).
+    ``on_epoch(epoch)`` (optional) runs at the start of every epoch (1-based), before shuffling,
+    e.g. to derive per-epoch augmentation seeds.
     Returns the history: one dict per epoch with ``epoch``, ``loss``, ``metric`` (validation
     ``config.valid_metric`` or ``None`` when not evaluated) and ``seconds``.
     """
@@ -186,6 +189,8 @@ def fit_loop(
         with num_threads(config.threads):
             for epoch in range(1, config.epochs + 1):
                 start = time.perf_counter()
+                if on_epoch is not None:
+                    on_epoch(epoch)
                 module.train()
                 order = torch.randperm(n_rows, generator=generator)
                 total, batches = 0.0, 0

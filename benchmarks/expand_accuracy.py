@@ -1,0 +1,227 @@
+"""Control vs augmented SASRec (offline policy, online views, contrastive) on Beauty/Sports/Toys.
+
+    python benchmarks/expand_accuracy.py --quick                      # smoke check, a few minutes
+    python benchmarks/expand_accuracy.py --dataset beauty --seeds 0 1 2
+    python benchmarks/expand_accuracy.py --variants sasrec-bce sasrec-bce+duorec --offline-policy length_aware
+
+P1 protocol (as reproduce_sasrec.py): leave-last-out, ranking over all items, history masked,
+SASRec max length 50 / hidden 64 / 2 layers / 2 heads / dropout 0.5 / Adam 1e-3 / batch 256,
+early stopping on validation NDCG@10. Augmenters see ``split.train`` only; held-out data is
+never augmented. Every augmented row names its ``control`` (the same model without
+augmentation, same seed) and carries a paired per-user test against it in ``extra``
+(``recaug.evaluate.compare``), overall and on the short-history / cold-user segments.
+Results are written after every run.
+
+Variants: ``sasrec-bce`` / ``sasrec-ce`` (controls); ``sasrec-bce+offline`` (the
+``--offline-policy`` materialised with ``expand_training``, each row its own pseudo-user);
+``sasrec-bce+cl4srec`` (CL4SRec InfoNCE on crop/mask/reorder views); ``sasrec-ce+aug`` (online
+crop/mask/reorder views with probability 0.5 + DuoRec contrastive). Extra variants for
+dissection: ``sasrec-{bce,ce}+{online,cl4srec,duorec}`` and ``sasrec-bce+{repeatpad,slice,coserec}``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from _common import dataset_file, parser, peak_memory_mb, write_result
+from recaug import columns as C
+from recaug.data import Interactions
+from recaug.data.io import read
+from recaug.evaluate import Evaluator, HistoryLength, NewUsers, compare
+from recaug.expand import expand_training, from_config
+from recaug.models import SASRec
+from recaug.split import LeaveLastOut
+
+SASREC = {"max_len": 50, "hidden": 64, "n_layers": 2, "n_heads": 2, "dropout": 0.5, "lr": 1e-3, "batch_size": 256}
+
+#: CoSeRec / CL4SRec operations (library defaults: crop 0.6, mask 0.3, reorder 0.6)
+CMR = [{"op": "crop"}, {"op": "mask"}, {"op": "reorder"}]
+ONLINE = {"op": "one_of", "ops": CMR}
+
+#: offline policies for ``expand_training``: (augmenter config, n_views, keep_original)
+OFFLINE: dict[str, tuple[dict[str, Any], int, bool]] = {
+    # RepPad (Dang et al. 2024): fill the padding of short rows with repeats; replaces the originals
+    "repeat_pad": ({"op": "repeat_pad", "max_len": SASREC["max_len"] + 1}, 1, False),
+    # explicit prefix expansion (RecBole-style training instances), one row per prefix
+    "slice_prefix": ({"op": "slice", "kind": "prefix", "min_len": 2, "max_len": SASREC["max_len"] + 1}, 1, False),
+    # CoSeRec-style length-aware policy: correlated insert/substitute for short rows, crop/mask/reorder
+    # for longer ones; two views per row next to the original
+    "length_aware": (
+        {"op": "length_aware", "threshold": 4, "short": [{"op": "insert"}, {"op": "substitute"}], "long": CMR},
+        2,
+        True,
+    ),
+}
+
+#: variant -> (control, SASRec settings, offline policy or None; "policy" = --offline-policy)
+VARIANTS: dict[str, tuple[str | None, dict[str, Any], str | None]] = {
+    "sasrec-bce": (None, {"loss": "bce"}, None),
+    "sasrec-bce+offline": ("sasrec-bce", {"loss": "bce"}, "policy"),
+    "sasrec-bce+cl4srec": ("sasrec-bce", {"loss": "bce", "contrastive": "cl4srec"}, None),
+    "sasrec-ce": (None, {"loss": "ce"}, None),
+    "sasrec-ce+aug": ("sasrec-ce", {"loss": "ce", "augmenter": ONLINE, "aug_prob": 0.5, "contrastive": "duorec"}, None),
+    # dissection
+    "sasrec-bce+online": ("sasrec-bce", {"loss": "bce", "augmenter": ONLINE, "aug_prob": 0.5}, None),
+    "sasrec-bce+duorec": ("sasrec-bce", {"loss": "bce", "contrastive": "duorec"}, None),
+    "sasrec-ce+online": ("sasrec-ce", {"loss": "ce", "augmenter": ONLINE, "aug_prob": 0.5}, None),
+    "sasrec-ce+cl4srec": ("sasrec-ce", {"loss": "ce", "contrastive": "cl4srec"}, None),
+    "sasrec-ce+duorec": ("sasrec-ce", {"loss": "ce", "contrastive": "duorec"}, None),
+    "sasrec-bce+repeatpad": ("sasrec-bce", {"loss": "bce"}, "repeat_pad"),
+    "sasrec-bce+slice": ("sasrec-bce", {"loss": "bce"}, "slice_prefix"),
+    "sasrec-bce+coserec": ("sasrec-bce", {"loss": "bce"}, "length_aware"),
+}
+DEFAULT_VARIANTS = ["sasrec-bce", "sasrec-bce+offline", "sasrec-bce+cl4srec", "sasrec-ce", "sasrec-ce+aug"]
+
+#: evaluation segments: history-length buckets (short = at most 5 items) and cold users (at most 4
+#: items before the target: users with the 5-core minimum of 5 interactions)
+SEGMENTS = [HistoryLength((5, 10, 20)), NewUsers(max_history=4, name="cold_users")]
+PAIRED_SEGMENTS = ("history<=5", "cold_users")
+PAIRED_METRICS = ("HR@10", "NDCG@10")
+
+
+def subsample(interactions: Interactions, n_users: int, seed: int) -> Interactions:
+    """Interactions of ``n_users`` random users (quick runs only)."""
+    users = np.unique(interactions.users)
+    if len(users) <= n_users:
+        return interactions
+    keep = np.random.default_rng(seed).choice(users, n_users, replace=False)
+    return interactions.filter(pl.col(C.USER).is_in(keep.tolist()))
+
+
+def paired(control: Any, treatment: Any) -> dict[str, Any]:
+    """Paired per-user tests, overall and per segment of :data:`PAIRED_SEGMENTS`."""
+    out: dict[str, Any] = {"all": {m: c.to_dict() for m, c in compare(control, treatment, PAIRED_METRICS).items()}}
+    for seg in PAIRED_SEGMENTS:
+        col = f"segment:{seg}"
+        if col not in control.per_user.columns:
+            continue
+        a = control.per_user.filter(pl.col(col))
+        b = treatment.per_user.filter(pl.col(col))
+        if len(a) >= 2:
+            out[seg] = {m: c.to_dict() for m, c in compare(a, b, PAIRED_METRICS).items()}
+    return out
+
+
+def run_one(ctx: dict[str, Any], variant: str, seed: int, args: Any) -> tuple[dict[str, Any], Any]:
+    """Fit and evaluate one variant under one seed; returns the result row and the EvalResult."""
+    control, settings, offline = VARIANTS[variant]
+    params = {**SASREC, **settings}
+    params.update(epochs=args.epochs, patience=args.patience, threads=args.threads, eval_every=args.eval_every)
+    if args.quick:
+        params.update(epochs=min(args.epochs, 3))
+    split, item_space = ctx["split"], ctx["item_space"]
+    model = SASRec(seed=seed, device=args.device, **params)
+    extra: dict[str, Any] = {}
+    sequences = None
+    t0 = time.perf_counter()
+    if offline is not None:
+        policy = args.offline_policy if offline == "policy" else offline
+        config, n_views, keep = OFFLINE[policy]
+        expanded = expand_training(split.train, from_config(config), n_views=n_views, seed=seed, keep_original=keep)
+        sequences = expanded
+        extra["offline"] = {"policy": policy, **expanded.provenance, "rows": len(expanded),
+                            "augmented_rows": int((expanded.view > 0).sum())}
+        extra["seconds_expand"] = time.perf_counter() - t0
+    model.fit(split.train, split.valid, item_space=item_space, sequences=sequences)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    result = Evaluator(ks=(5, 10, 20)).evaluate(model, split, "test", SEGMENTS)
+    eval_s = time.perf_counter() - t0
+    epochs = [h for h in model.history_ if "seconds" in h]
+    per_epoch = sum(h["seconds"] for h in epochs) / len(epochs) if epochs else None
+    segments = {
+        seg: {"n_users": v["n_users"], **{k: v["metrics"][k] for k in PAIRED_METRICS}}
+        for seg, v in result.by_segment().items()
+    }
+    ctl = ctx["evals"].get((control, seed)) if control else None
+    if control and ctl is not None:
+        extra["paired_vs_control"] = paired(ctl, result)
+    row = {
+        "dataset": ctx["name"],
+        "variant": variant,
+        "control": control,
+        "seed": seed,
+        "metrics": result.summary(),
+        "segments": segments,
+        "seconds": {"fit": fit_s, "per_epoch": per_epoch, "evaluate": eval_s},
+        "peak_memory_mb": peak_memory_mb(),
+        "extra": {
+            **extra,
+            "params": model.config(),
+            "epochs_run": len(epochs),
+            "best_epoch": model.best_epoch_,
+            "train_users": int(split.train.n_users),
+            "train_rows": len(sequences) if sequences is not None else int(split.train.n_users),
+        },
+    }
+    return row, result
+
+
+def ordered(variants: list[str]) -> list[str]:
+    """Requested variants with their controls added, controls first."""
+    need = list(dict.fromkeys(v for name in variants for v in (VARIANTS[name][0], name) if v))
+    return sorted(need, key=lambda v: VARIANTS[v][0] is not None)
+
+
+def main() -> None:
+    """Run the comparison and write the JSON."""
+    p = parser(__doc__.splitlines()[0], default_out="expand_accuracy.json")
+    p.add_argument("--dataset", nargs="+", default=["beauty", "sports", "toys"], choices=["beauty", "sports", "toys"])
+    p.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS, choices=sorted(VARIANTS))
+    p.add_argument("--offline-policy", default="repeat_pad", choices=sorted(OFFLINE),
+                   help="policy behind sasrec-bce+offline")
+    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--patience", type=int, default=10, help="validation rounds without improvement")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core machine)")
+    p.add_argument("--eval-every", type=int, default=1, help="validate every N epochs (patience counts validations)")
+    p.add_argument("--quick-users", type=int, default=3000, help="users kept per dataset with --quick")
+    args = p.parse_args()
+    seeds = args.seeds[:1] if args.quick else args.seeds
+    variants = ordered(args.variants)
+    results: list[dict[str, Any]] = []
+    if args.out.exists():  # keep earlier runs of other datasets/variants
+        try:
+            old = json.loads(args.out.read_text())
+            if old.get("quick") == args.quick:
+                results = old.get("results", [])
+        except (json.JSONDecodeError, OSError):
+            results = []
+    protocol = {"split": "leave_last_out", "candidates": "all_items", "history_masking": "-inf", "ties": "pessimistic",
+                "max_len": SASREC["max_len"], "metrics": ["HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20"],
+                "early_stopping": f"valid NDCG@10 every {args.eval_every} epoch(s), patience {args.patience} validations",
+                "augmentation_fit_on": "split.train", "paired_test": "per-user, vs same-seed control",
+                "segments": [s.describe() for s in SEGMENTS], "offline_policy": args.offline_policy,
+                "quick_users": args.quick_users if args.quick else None}
+    for ds_name in args.dataset:
+        dataset = read(dataset_file(args.data_root, ds_name), format="s3rec")
+        interactions = dataset.interactions
+        if args.quick:
+            interactions = subsample(interactions, args.quick_users, 0)
+        split = LeaveLastOut(n_valid=1, n_test=1).split(interactions)
+        ctx = {"name": ds_name, "split": split, "item_space": dataset.vocab.item_space, "evals": {}}
+        for seed in seeds:
+            for variant in variants:
+                row, result = run_one(ctx, variant, seed, args)
+                ctx["evals"][(variant, seed)] = result
+                results = [r for r in results
+                           if not (r["dataset"] == ds_name and r["variant"] == variant and r["seed"] == seed)]
+                results.append(row)
+                write_result(args.out, "expand_accuracy", results, quick=args.quick, protocol=protocol,
+                             device=args.device)
+                m = row["metrics"]
+                lift = ""
+                pv = row["extra"].get("paired_vs_control", {}).get("all", {}).get("NDCG@10")
+                if pv:
+                    lift = f" vs {row['control']}: {pv['relative_lift']:+.1%} (p={pv['wilcoxon_pvalue']:.3f})"
+                print(f"{ds_name:7s} {variant:20s} seed={seed} HR@10={m['HR@10']:.4f} NDCG@10={m['NDCG@10']:.4f} "
+                      f"fit={row['seconds']['fit']:.0f}s epochs={row['extra']['epochs_run']} "
+                      f"per_epoch={row['seconds']['per_epoch'] or 0:.1f}s{lift}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
