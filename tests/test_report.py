@@ -50,6 +50,7 @@ def test_html_is_self_contained(run_dir: Path) -> None:
     assert len(images) >= 3  # lift bars, amount curve, real vs synthetic (+ more)
     for section in ("Protocol", "Headline", "Cost", "Real vs synthetic", "Metric vs amount"):
         assert section in html
+    assert "built-in method" not in html and "object at 0x" not in html  # no Python reprs leak into the page
 
 
 def test_same_numbers_in_html_md_json(run_dir: Path) -> None:

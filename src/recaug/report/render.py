@@ -82,7 +82,7 @@ img{max-width:100%;height:auto;border:1px solid #eee}
 <div class="box"><dl>
 {% for k, v in protocol_items %}<dt>{{ k|e }}</dt><dd>{{ v|e }}</dd>{% endfor %}
 </dl></div>
-{% if data_rows %}<p class="muted">{% for name, info in data_rows %}{{ name }}: {{ info.get('rows_out', '?') }} rows{% if info.get('users') %}, {{ info.users }} users, {{ info.items }} items{% endif %}{% if not loop.last %} &rarr; {% endif %}{% endfor %}</p>{% endif %}
+{% if data_rows %}<p class="muted">{% for name, info in data_rows %}{{ name }}: {{ info.get('rows_out', '?') }} rows{% if info.get('users') %}, {{ info['users'] }} users, {{ info['items'] }} items{% endif %}{% if not loop.last %} &rarr; {% endif %}{% endfor %}</p>{% endif %}
 
 <h2>Headline: augmented variants vs control</h2>
 <p class="muted">Per-user {{ doc.target }} metrics averaged over seeds; mean with {{ (doc.confidence*100)|round|int }}% bootstrap CI;
