@@ -179,7 +179,7 @@ def test_demo_runs_the_whole_flow(tmp_path: Path) -> None:
     result = invoke("demo", "--out", out, "--users", "300", "--seed", "1", *FAST)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    for stage in ("data", "preprocess", "split", "expand", "fuse", "train", "evaluate", "report"):
+    for stage in ("data", "preprocess", "split", "expand", "generate", "fuse", "train", "evaluate", "report"):
         assert any(line.startswith(stage) for line in lines), stage
     assert "report:" in lines[-1] and str(out / "report.html") in lines[-1]
     for name in ("report.html", "report.md", "report.json", "results.json", "protocol.json",
@@ -191,8 +191,9 @@ def test_demo_runs_the_whole_flow(tmp_path: Path) -> None:
     assert {s["status"] for s in manifest["stages"]} == {"ran"}
     results = json.loads((out / "results.json").read_text())
     arms = results["arms"]
-    assert set(arms) == {"control", "crop_mask"} and results["seeds"] == [1]
+    assert set(arms) == {"control", "crop_mask", "vae_short"} and results["seeds"] == [1]
     assert arms["control"]["1"]["rows_added"] == 0 and arms["crop_mask"]["1"]["rows_added"] > 0
+    assert arms["vae_short"]["1"]["rows_added"] > 0  # the synthesizer completed short users
     # control and augmented share data, split and seed; only the augmentation differs
     assert arms["control"]["1"]["stages"]["split"] == arms["crop_mask"]["1"]["stages"]["split"]
     assert "test" in arms["crop_mask"]["1"]["summary"]
@@ -213,7 +214,7 @@ def test_demo_config_is_built_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(tmp_path)  # no configs/ folder here
     config = demo_config(n_users=500, seed=4)
     assert config.data.source == "simulate" and config.data.simulate["n_users"] == 500
-    assert config.seeds == [4] and config.variant_names() == ["control", "crop_mask"]
+    assert config.seeds == [4] and config.variant_names() == ["control", "crop_mask", "vae_short"]
     assert all(step["step"] != "kcore" for step in config.preprocess.steps)
     result = invoke("config", "show", "builtin:demo", "--json")
     assert result.exit_code == 0, result.output

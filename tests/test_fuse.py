@@ -156,6 +156,17 @@ def test_leakage_assertion(split: Split, synthetic: Interactions) -> None:
     Fuser().fuse(split.train, synthetic.concat(synth([100], [6], [9])), split=split)
 
 
+def test_held_out_hits_can_be_dropped_and_are_counted(split: Split, synthetic: Interactions) -> None:
+    leak = synthetic.concat(synth([0, 0], [5, 6], [5, 6]))
+    fused, report = Fuser(held_out_hits="drop").fuse(split.train, leak, split=split)
+    assert report.dropped["held_out_hit"] == 2
+    split.assert_no_leakage(fused, what="fused rows")
+    clean, _ = Fuser(held_out_hits="drop").fuse(split.train, synthetic, split=split)
+    assert fused == clean
+    with pytest.raises(ConfigError):
+        Fuser(held_out_hits="ignore")
+
+
 def test_bad_inputs(split: Split) -> None:
     with pytest.raises(DataError, match="source"):
         Fuser().fuse(split.train, synth([0], [10], source=C.REAL))

@@ -24,8 +24,10 @@ from recaug.errors import ConfigError, DataError, OutputExistsError, RecaugError
 EXIT_OK, EXIT_USAGE, EXIT_FAILURE = 0, 2, 3
 
 #: Results go to stdout, logs and errors to stderr (so ``--json`` output stays parseable).
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Not a terminal (CI logs, pipes): rich would fall back to 80 columns and truncate tables.
+_WIDTH = None if sys.stdout.isatty() else 160
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
 _HANDLER_TAG = "_recaug_cli_handler"
 

@@ -6,7 +6,10 @@ in order, each recorded in the :class:`FuseReport`:
 
 1. **leakage check** (when ``split`` is given): every synthetic row of an existing user is
    passed to :meth:`Split.assert_no_leakage` *before any filtering*, so a generator that
-   produced a held-out pair fails even if sampling would have dropped that row;
+   produced a held-out pair fails even if sampling would have dropped that row
+   (``held_out_hits="error"``, the default). A generator fitted on ``split.train`` alone can
+   still *guess* a user's held-out item; ``held_out_hits="drop"`` removes such rows instead
+   (counted as ``held_out_hit``), which can only understate what the synthetic data buys;
 2. **de-duplication**: synthetic (user, item) pairs the user already has in ``train``, then
    repeats within the synthetic rows (first in time order kept);
 3. **segment quota**: ``only_users_with_at_most`` training interactions (new users count as 0),
@@ -55,6 +58,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("recaug.fuse")
 
 _PLACEMENTS = ("prepend", "keep")
+_HELD_OUT_HITS = ("error", "drop")
 
 
 def _counts(frame: pl.DataFrame) -> dict[str, int]:
@@ -71,7 +75,9 @@ class Fuser:
     ``allow_new_users``: keep rows of new synthetic users; ``max_rows_per_user``: cap per user;
     ``weight``: value of the ``weight`` column on synthetic rows (real rows 1.0);
     ``deduplicate``: drop repeated pairs; ``placement``: ``"prepend"`` or ``"keep"``;
-    ``consistency``: a :class:`ConsistencyFilter`; ``seed``: for the ratio sample.
+    ``consistency``: a :class:`ConsistencyFilter`; ``seed``: for the ratio sample;
+    ``held_out_hits``: ``"error"`` (raise :class:`LeakageError`) or ``"drop"`` the synthetic
+    rows of existing users that coincide with one of their held-out pairs.
     """
 
     ratio: float | None = None
@@ -83,6 +89,7 @@ class Fuser:
     placement: str = "prepend"
     consistency: ConsistencyFilter | None = None
     seed: int = 0
+    held_out_hits: str = "error"
 
     def __post_init__(self) -> None:
         if self.ratio is not None and self.ratio < 0:
@@ -93,6 +100,8 @@ class Fuser:
             raise ConfigError(f"max_rows_per_user must be >= 0, got {self.max_rows_per_user}")
         if self.weight is not None and not (self.weight >= 0 and math.isfinite(self.weight)):
             raise ConfigError(f"weight must be a finite number >= 0, got {self.weight}")
+        if self.held_out_hits not in _HELD_OUT_HITS:
+            raise ConfigError(f"held_out_hits must be one of {_HELD_OUT_HITS}, got {self.held_out_hits!r}")
         if self.placement not in _PLACEMENTS:
             raise ConfigError(f"placement must be one of {_PLACEMENTS}, got {self.placement!r}")
 
@@ -135,6 +144,11 @@ class Fuser:
         )
 
         # 1. leakage
+        if split is not None and self.held_out_hits == "drop":
+            held = split.held_out().join(train.pairs(), on=[C.USER, C.ITEM], how="anti")
+            before = s.height
+            s = s.join(held, on=[C.USER, C.ITEM], how="anti", maintain_order="left")
+            dropped["held_out_hit"] = before - s.height
         if split is not None:
             split.assert_no_leakage(s.filter(pl.col("_existing")), what="synthetic rows for existing users")
 

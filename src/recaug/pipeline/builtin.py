@@ -2,8 +2,8 @@
 
 :data:`DEMO` is what ``recaug demo`` runs: the simulated shop, light preprocessing that keeps
 short-history users (de-duplication + at least 3 interactions, no k-core), leave-last-out,
-a small SASRec trained for a few epochs, control vs one offline augmentation policy under the
-same seed, full-ranking evaluation with segments, and the report.
+a small SASRec trained for a few epochs, control vs one offline augmentation policy and vs a
+VAE synthesizer that completes short-history users, under the same seed, full-ranking evaluation with segments, and the report.
 
 >>> config = demo_config(n_users=1000, seed=1)
 >>> run_pipeline(config, "demo_run")
@@ -57,6 +57,17 @@ DEMO: dict[str, Any] = {
                 "policy": {"op": "one_of", "ops": [{"op": "crop", "eta": 0.6}, {"op": "mask", "gamma": 0.3}]},
                 "n_views": 1,
             },
+        },
+        "vae_short": {
+            "description": "VAE (fitted on train only) adds 3 items before the history of users with <= 5",
+            "generate": {
+                "method": "vae",
+                "params": {"epochs": 15, "hidden_dims": [200], "latent_dim": 64, "threads": 1, "progress": False},
+                "mode": "complete",
+                "complete_k": 3,
+                "complete_max_history": 5,
+            },
+            "fuse": {"only_users_with_at_most": 5, "allow_new_users": False},
         },
     },
 }

@@ -85,7 +85,14 @@ class GenerateConfig(Section):
 
     method: str | None = None
     params: dict[str, Any] = Field(default_factory=dict, description="Synthesizer constructor settings.")
+    mode: Literal["sample", "complete"] = Field(
+        "sample", description="sample new synthetic users, or complete short-history real users."
+    )
     sample: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of sample().")
+    complete_k: int = Field(3, ge=1, description="mode=complete: items added to each short user.")
+    complete_max_history: int = Field(
+        5, ge=0, description="mode=complete: users with at most this many training interactions are completed."
+    )
 
 
 class ExpandConfig(Section):
@@ -106,6 +113,10 @@ class FuseConfig(Section):
     weight: float | None = Field(None, ge=0)
     deduplicate: bool = False
     placement: Literal["prepend", "keep"] = "prepend"
+    held_out_hits: Literal["error", "drop"] = Field(
+        "drop",
+        description="Synthetic rows that guess a user's held-out item: drop them (conservative) or raise.",
+    )
     quality: bool = True
     quality_discriminator: bool = False
 

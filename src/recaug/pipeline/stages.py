@@ -196,7 +196,13 @@ def run_generate(
             "(recaug.generate provides no from_config); remove the generate section"
         )
     synth.fit(split.train)
-    synthetic = synth.sample(seed=seed, **cfg.sample)
+    if cfg.mode == "complete":
+        counts = split.train.frame.group_by(C.USER).len()
+        short = counts.filter(pl.col("len") <= cfg.complete_max_history).get_column(C.USER)
+        histories = split.train.filter(pl.col(C.USER).is_in(short.implode()))
+        synthetic = synth.complete(histories, cfg.complete_k, seed=seed)
+    else:
+        synthetic = synth.sample(seed=seed, **cfg.sample)
     if not isinstance(synthetic, Interactions):
         synthetic = Interactions(synthetic)
     frame = synthetic.frame
