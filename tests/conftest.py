@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 
@@ -17,3 +20,13 @@ def tiny_interactions() -> Interactions:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def restore_recaug_logger() -> Iterator[None]:
+    """The CLI configures the ``recaug`` logger; put it back so other tests see the defaults."""
+    logger = logging.getLogger("recaug")
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)

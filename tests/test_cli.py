@@ -6,26 +6,14 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from recaug.cli import app
+from cli_helpers import invoke
 from recaug.data import Dataset
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _restore_recaug_logger() -> Iterator[None]:
-    """The CLI configures the ``recaug`` logger; put it back so other tests see the defaults."""
-    logger = logging.getLogger("recaug")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_recaug_logger")
 
 
 @pytest.fixture
@@ -38,10 +26,6 @@ def csv_file(tmp_path: Path) -> Path:
     path = tmp_path / "log.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
-
-
-def invoke(*args: str | Path):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 # -- global behaviour ---------------------------------------------------------------------

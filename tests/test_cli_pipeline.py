@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from recaug.cli import app
-
-runner = CliRunner()
+from cli_helpers import invoke
 
 TINY = {
     "name": "tiny",
@@ -29,17 +24,7 @@ TINY = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _restore_recaug_logger() -> Iterator[None]:
-    logger = logging.getLogger("recaug")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
-
-
-def invoke(*args: str | Path):
-    return runner.invoke(app, [str(a) for a in args])
+pytestmark = pytest.mark.usefixtures("restore_recaug_logger")
 
 
 @pytest.fixture

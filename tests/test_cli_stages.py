@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
-from recaug.cli import app
+from cli_helpers import invoke
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _restore_recaug_logger() -> Iterator[None]:
-    logger = logging.getLogger("recaug")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
-
-
-def invoke(*args: str | Path):
-    return runner.invoke(app, [str(a) for a in args])
+pytestmark = pytest.mark.usefixtures("restore_recaug_logger")
 
 
 @pytest.fixture(scope="module")

@@ -97,6 +97,22 @@ def last_times(seqs: Sequences) -> np.ndarray:
     return out
 
 
+def prefixed(prefix: str, tensors: dict[str, Any]) -> dict[str, Any]:
+    """``tensors`` with every key written ``"<prefix>.<key>"`` (for ``state.pt``)."""
+    return {f"{prefix}.{k}": v for k, v in tensors.items()}
+
+
+def unprefixed(prefix: str, state: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``state`` written by :func:`prefixed` with ``prefix``, under their own keys."""
+    head = f"{prefix}."
+    return {k[len(head) :]: v for k, v in state.items() if k.startswith(head)}
+
+
+def module_state(prefix: str, module: torch.nn.Module) -> dict[str, Any]:
+    """CPU copies of ``module``'s tensors, keys prefixed (see :func:`prefixed`)."""
+    return prefixed(prefix, {k: v.detach().cpu().clone() for k, v in module.state_dict().items()})
+
+
 class Synthesizer(ABC):
     """Base class: settings in the constructor, learned state in attributes ending in ``_``."""
 

@@ -47,9 +47,10 @@ from recaug.generate._sampling import (
     row_uniform,
     uniform_matrix,
 )
+from recaug.generate.base import module_state, unprefixed
 from recaug.generate.registry import register
 from recaug.generate.setbased import SetSynthesizer
-from recaug.models.inputs import sparse_rows_to_dense, user_item_matrix
+from recaug.models.inputs import sparse_rows_to_dense
 from recaug.models.training import fit_loop
 
 log = logging.getLogger("recaug.generate")
@@ -162,9 +163,7 @@ class GANSynthesizer(SetSynthesizer):
         self.discriminator_ = _Discriminator(self.item_space_, self.hidden).to(self.torch_device)
 
     def _fit_net(self, train: Interactions) -> None:
-        assert self.item_space_ is not None and self.n_users_ is not None
-        matrix = user_item_matrix(train, self.n_users_, self.item_space_)
-        users = np.flatnonzero(np.diff(matrix.indptr) > 0)
+        matrix, users = self._training_matrix(train)
         self.matrix_ = matrix[users]
         self._new_nets()
         g, d = self.generator_, self.discriminator_
@@ -265,12 +264,7 @@ class GANSynthesizer(SetSynthesizer):
 
     def _state(self) -> dict[str, Any]:
         assert self.generator_ is not None and self.discriminator_ is not None and self.matrix_ is not None
-        state: dict[str, Any] = {
-            f"g.{k}": v.detach().cpu().clone() for k, v in self.generator_.state_dict().items()
-        }
-        state.update(
-            {f"d.{k}": v.detach().cpu().clone() for k, v in self.discriminator_.state_dict().items()}
-        )
+        state: dict[str, Any] = {**module_state("g", self.generator_), **module_state("d", self.discriminator_)}
         m = self.matrix_
         state.update({
             "cond.indptr": torch.from_numpy(m.indptr.astype(np.int64)),
@@ -281,8 +275,8 @@ class GANSynthesizer(SetSynthesizer):
     def _load_state(self, state: dict[str, Any]) -> None:
         self._new_nets()
         assert self.generator_ is not None and self.discriminator_ is not None
-        self.generator_.load_state_dict({k[2:]: v for k, v in state.items() if k.startswith("g.")})
-        self.discriminator_.load_state_dict({k[2:]: v for k, v in state.items() if k.startswith("d.")})
+        self.generator_.load_state_dict(unprefixed("g", state))
+        self.discriminator_.load_state_dict(unprefixed("d", state))
         indptr, indices = state["cond.indptr"].numpy(), state["cond.indices"].numpy()
         data = np.ones(len(indices), dtype=np.float32)
         self.matrix_ = sp.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, self.item_space_))

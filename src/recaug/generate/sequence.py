@@ -30,7 +30,7 @@ from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
 from recaug.generate._sampling import SALT_PICK, SALT_STEP, categorical, inverse_cdf, row_chunks, row_uniform
-from recaug.generate.base import Synthesizer, first_times, last_times
+from recaug.generate.base import Synthesizer, first_times, last_times, prefixed, unprefixed
 from recaug.generate.registry import register
 from recaug.models.sasrec import SASRec
 from recaug.models.training import num_threads
@@ -193,10 +193,10 @@ class SequenceSynthesizer(Synthesizer):
     # -- persistence ------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
         assert self.model_ is not None
-        return {f"sasrec.{k}": v for k, v in self.model_.state_dict().items()}
+        return prefixed("sasrec", self.model_.state_dict())
 
     def _load_state(self, state: dict[str, Any]) -> None:
         model = self._sasrec()
         model.item_space_ = self.item_space_
-        model.load_state_dict({k[len("sasrec.") :]: v for k, v in state.items() if k.startswith("sasrec.")})
+        model.load_state_dict(unprefixed("sasrec", state))
         self.model_ = model

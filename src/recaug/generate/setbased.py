@@ -19,15 +19,16 @@ from abc import abstractmethod
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
 from recaug.generate._sampling import SALT_ITEMS, gumbel_topk, row_chunks
-from recaug.generate.base import Synthesizer, first_times
+from recaug.generate.base import Synthesizer, first_times, prefixed, unprefixed
 from recaug.generate.order import OrderModel
-from recaug.models.inputs import history_matrix
+from recaug.models.inputs import history_matrix, user_item_matrix
 from recaug.models.training import num_threads
 
 ORDERS = ("none", "greedy", "sample")
@@ -77,6 +78,12 @@ class SetSynthesizer(Synthesizer):
         """Train the network(s)."""
 
     # -- shared -----------------------------------------------------------------------------
+    def _training_matrix(self, train: Interactions) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Users x items matrix of ``train`` and the codes of the users (rows) with any item."""
+        assert self.item_space_ is not None and self.n_users_ is not None
+        matrix = user_item_matrix(train, self.n_users_, self.item_space_)
+        return matrix, np.flatnonzero(np.diff(matrix.indptr) > 0)
+
     def _fit(self, train: Interactions) -> None:
         self._fit_net(train)
         self.order_model_ = None
@@ -158,10 +165,10 @@ class SetSynthesizer(Synthesizer):
     def _order_state(self) -> dict[str, Any]:
         if self.order_model_ is None:
             return {}
-        return {f"order.{k}": v for k, v in self.order_model_.state_dict().items()}
+        return prefixed("order", self.order_model_.state_dict())
 
     def _load_order_state(self, state: dict[str, Any]) -> None:
-        sub = {k[len("order.") :]: v for k, v in state.items() if k.startswith("order.")}
+        sub = unprefixed("order", state)
         self.order_model_ = None
         if sub:
             method = "greedy" if self.order == "greedy" else "sample"

@@ -23,9 +23,10 @@ import torch
 from recaug.data.interactions import Interactions
 from recaug.errors import ConfigError
 from recaug.generate._sampling import SALT_LATENT, normal_matrix
+from recaug.generate.base import module_state, unprefixed
 from recaug.generate.registry import register
 from recaug.generate.setbased import SetSynthesizer
-from recaug.models.inputs import sparse_rows_to_dense, user_item_matrix
+from recaug.models.inputs import sparse_rows_to_dense
 from recaug.models.nets.vae import VAENet
 from recaug.models.training import fit_loop
 
@@ -86,9 +87,7 @@ class VAESynthesizer(SetSynthesizer):
         return VAENet(self.item_space_, self.hidden_dims, self.latent_dim, self.dropout).to(self.torch_device)
 
     def _fit_net(self, train: Interactions) -> None:
-        assert self.item_space_ is not None and self.n_users_ is not None
-        matrix = user_item_matrix(train, self.n_users_, self.item_space_)
-        users = np.flatnonzero(np.diff(matrix.indptr) > 0)
+        matrix, users = self._training_matrix(train)
         net = self.net_ = self._new_net()
         cfg = self.train_config
         per_epoch = -(-len(users) // cfg.batch_size)
@@ -127,11 +126,10 @@ class VAESynthesizer(SetSynthesizer):
 
     def _state(self) -> dict[str, Any]:
         assert self.net_ is not None
-        state = {f"net.{k}": v.detach().cpu().clone() for k, v in self.net_.state_dict().items()}
-        return {**state, **self._order_state()}
+        return {**module_state("net", self.net_), **self._order_state()}
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.net_ = self._new_net()
-        self.net_.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("net.")})
+        self.net_.load_state_dict(unprefixed("net", state))
         self.net_.eval()
         self._load_order_state(state)

@@ -14,6 +14,7 @@ from recaug.data.dataset import Dataset
 from recaug.data.io import convert
 from recaug.data.io.convert import Where
 from recaug.data.io.files import check_unique_names
+from recaug.data.io.options import Options
 from recaug.data.io.schema import resolve_roles
 from recaug.errors import DataError
 
@@ -108,18 +109,6 @@ def dataset_from_table(
     return to_dataset(frame, items=items, name=name, source=file, started=started)
 
 
-def _requested(**cols: str | None) -> dict[str, str | None]:
-    return {
-        C.USER: cols.get("user_col"),
-        C.ITEM: cols.get("item_col"),
-        C.TIME: cols.get("time_col"),
-        C.EVENT: cols.get("event_col"),
-        C.CATEGORY: cols.get("category_col"),
-        C.RATING: cols.get("rating_col"),
-        C.QUERY: cols.get("query_col"),
-    }
-
-
 def from_polars(
     df: pl.DataFrame,
     *,
@@ -138,10 +127,10 @@ def from_polars(
     """
     if not isinstance(df, pl.DataFrame):
         raise DataError(f"expected a polars DataFrame, got {type(df).__name__}")
-    requested = _requested(
+    requested = Options(
         user_col=user_col, item_col=item_col, time_col=time_col, event_col=event_col,
         category_col=category_col, rating_col=rating_col, query_col=query_col,
-    )
+    ).requested()
     return dataset_from_table(df, file=None, first_row=0, requested=requested, name=name,
                               started=time.perf_counter())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Unpack
 
@@ -94,20 +95,25 @@ def read_tsv(src: str | Path, **options: Unpack[ReadOptions]) -> Dataset:
 
 
 def _read_delimited(src: str | Path, default_sep: str | None, options: dict) -> Dataset:
+    return _read_table(
+        src, options, lambda path, opts: read_delimited_table(path, opts.sep or default_sep)[0], first_row=2
+    )
+
+
+def _read_table(
+    src: str | Path, options: dict, load: Callable[[Path, Options], pl.DataFrame], *, first_row: int
+) -> Dataset:
+    """Validate ``options``, check the file, ``load(path, opts)`` its raw table and build the Dataset."""
     started = time.perf_counter()
     opts = Options.of(options)
     path = require_file(src)
-    raw, _ = read_delimited_table(path, opts.sep or default_sep)
-    return _finish(raw, path, opts, first_row=2, started=started)
+    raw = load(path, opts)
+    return _finish(raw, path, opts, first_row=first_row, started=started)
 
 
 def read_parquet(src: str | Path, **options: Unpack[ReadOptions]) -> Dataset:
     """A Parquet file (row numbers in errors are 1-based record numbers)."""
-    started = time.perf_counter()
-    opts = Options.of(options)
-    path = require_file(src)
-    raw = read_parquet_table(path)
-    return _finish(raw, path, opts, first_row=1, started=started)
+    return _read_table(src, options, lambda path, _: read_parquet_table(path), first_row=1)
 
 
 def read_parquet_table(path: Path) -> pl.DataFrame:
@@ -123,11 +129,7 @@ def read_parquet_table(path: Path) -> pl.DataFrame:
 
 def read_jsonl(src: str | Path, **options: Unpack[ReadOptions]) -> Dataset:
     """JSON lines, one object per line (``.gz`` allowed); errors give 1-based line numbers."""
-    started = time.perf_counter()
-    opts = Options.of(options)
-    path = require_file(src)
-    raw = read_jsonl_table(path)
-    return _finish(raw, path, opts, first_row=1, started=started)
+    return _read_table(src, options, lambda path, _: read_jsonl_table(path), first_row=1)
 
 
 def read_jsonl_table(path: Path, schema: dict | None = None) -> pl.DataFrame:
