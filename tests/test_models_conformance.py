@@ -10,7 +10,7 @@ import torch
 
 from recaug.data import Interactions
 from recaug.data.sequences import Sequences
-from recaug.errors import ConfigError, NotFittedError
+from recaug.errors import ConfigError, DataError, NotFittedError
 from recaug.models import (
     BPRMF,
     GRU4Rec,
@@ -75,6 +75,10 @@ def test_fit_and_score_shapes(cls, fitted, histories):
     model = fitted[cls]
     assert model.item_space_ == ITEM_SPACE
     check_scores(model.score(histories), len(histories))
+    candidates = np.array([5, 2, 7])
+    assert torch.equal(model.score(histories, items=candidates), model.score(histories)[:, candidates])
+    with pytest.raises(DataError):
+        model.score(histories, items=np.array([ITEM_SPACE]))
     assert isinstance(model.history_, list)
     assert get_model_class(cls.name) is cls
     json.dumps(model.config())

@@ -2,7 +2,7 @@
 
 * ``fit(train, valid=None, *, item_space=None) -> self``: ``train`` is the only data a model
   learns from; ``valid`` (held-out next items) is used for early stopping only.
-* ``score(histories) -> torch.Tensor``: one row per row of ``histories`` (a ``Sequences``; its
+* ``score(histories, items=None) -> torch.Tensor`` (subclasses implement ``_score_all``): one row per row of ``histories`` (a ``Sequences``; its
   ``users`` give the user codes for models with user embeddings, its items the history for
   sequence / item-based models), ``item_space`` columns (all item codes including PAD/MASK),
   float32 on CPU. Columns PAD (0) and MASK (1) are ``-inf``. Unknown users (code outside the
@@ -56,8 +56,24 @@ class Recommender(ABC):
         """Learn from ``train``; ``valid`` only for early stopping. Returns ``self``."""
 
     @abstractmethod
-    def score(self, histories: Sequences) -> torch.Tensor:
-        """Scores ``(len(histories), item_space)``; PAD and MASK columns are ``-inf``."""
+    def _score_all(self, histories: Sequences) -> torch.Tensor:
+        """Scores of every item code ``(len(histories), item_space)``; PAD and MASK are ``-inf``."""
+
+    def score(self, histories: Sequences, items: np.ndarray | None = None) -> torch.Tensor:
+        """Scores ``(len(histories), item_space)``, or only the columns ``items`` when given.
+
+        ``histories.users`` are the user codes (for models with user embeddings) and its rows
+        the histories (for sequence and item-based models); PAD and MASK score ``-inf``.
+        """
+        scores = self._score_all(histories)
+        if items is None:
+            return scores
+        items = np.asarray(items, dtype=np.int64)
+        if items.size and (items.min() < 0 or items.max() >= scores.shape[1]):
+            from recaug.errors import DataError
+
+            raise DataError(f"item codes must be in [0, {scores.shape[1]})", column="item_id")
+        return scores[:, torch.as_tensor(items)]
 
     def config(self) -> dict[str, Any]:
         """Constructor settings (JSON-serialisable); subclasses extend."""

@@ -104,7 +104,7 @@ class BPRMF(NeuralRecommender):
         self._train(batch_loss, len(users), train, valid, gen)
         return self
 
-    def score(self, histories: Sequences) -> torch.Tensor:
+    def _score_all(self, histories: Sequences) -> torch.Tensor:
         """User vectors (or folded-in history means) times item vectors, plus item bias."""
         with self._inference() as net:
             assert self.known_users_ is not None

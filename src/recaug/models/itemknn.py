@@ -89,7 +89,7 @@ class ItemKNN(Recommender):
         self.item_space_ = n
         return self
 
-    def score(self, histories: Sequences) -> torch.Tensor:
+    def _score_all(self, histories: Sequences) -> torch.Tensor:
         """Summed similarities of the history items, plus a tiny popularity tie-breaker."""
         self._check_fitted()
         assert self.similarity_ is not None and self.popularity_ is not None

@@ -90,7 +90,7 @@ class MultVAE(NeuralRecommender):
         self._train(batch_loss, len(users), train, valid, self._generator())
         return self
 
-    def score(self, histories: Sequences) -> torch.Tensor:
+    def _score_all(self, histories: Sequences) -> torch.Tensor:
         """Fold the history in: decoder logits at the posterior mean."""
         with self._inference() as net:
             matrix = history_matrix(histories, self.item_space_)

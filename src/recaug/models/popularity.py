@@ -32,7 +32,7 @@ class Popularity(Recommender):
         self.counts_ = torch.from_numpy(item_counts(train, self.item_space_).astype(np.float32))
         return self
 
-    def score(self, histories: Sequences) -> torch.Tensor:
+    def _score_all(self, histories: Sequences) -> torch.Tensor:
         """The popularity row, repeated for every history row."""
         self._check_fitted()
         assert self.counts_ is not None

@@ -249,7 +249,7 @@ class NextItemRecommender(NeuralRecommender):
         positives = encode(x_pos[ok])
         return info_nce(anchors[mask], positives, self.cl_temperature, same=cl.same_matrix(t[ok]))
 
-    def score(self, histories: Sequences) -> torch.Tensor:
+    def _score_all(self, histories: Sequences) -> torch.Tensor:
         """Dot product of the hidden state after the last item with every item embedding.
 
         Rows are processed in order of length, each chunk trimmed to its longest row (exact:
