@@ -156,3 +156,16 @@ def test_empty_segment_and_name_clashes() -> None:
         run([ExprSegment("all", pl.lit(True))])
     with pytest.raises(ConfigError):
         run([UserColumn(pl.DataFrame({C.USER: [0]}), "missing")])
+
+
+def test_default_segments_skip_cross_category_without_categories() -> None:
+    import polars as pl
+
+    from recaug.data import Dataset
+    from recaug.evaluate.segments import CrossCategory, default_segments
+
+    frame = pl.DataFrame({"user_id": ["a", "a", "b"], "item_id": ["x", "y", "x"]})
+    plain = Dataset.from_frame(frame)
+    assert not any(isinstance(r, CrossCategory) for r in default_segments(plain))
+    with_cat = Dataset.from_frame(frame, items=pl.DataFrame({"item_id": ["x", "y"], "category": ["c1", "c2"]}))
+    assert any(isinstance(r, CrossCategory) for r in default_segments(with_cat))

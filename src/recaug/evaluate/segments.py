@@ -217,9 +217,15 @@ def default_segments(
     edges: tuple[int, ...] = (3, 5, 10),
     new_user_max_history: int = 5,
 ) -> list[Segment]:
-    """History-length buckets, new users, and cross-category when categories are given."""
+    """History-length buckets, new users, and cross-category when categories are known.
+
+    A ``Dataset`` whose items have no ``category`` column (e.g. Toys) simply gets no
+    cross-category segment.
+    """
     rules: list[Segment] = [HistoryLength(edges), NewUsers(new_user_max_history)]
-    if item_categories is not None:
+    items = getattr(item_categories, "items", None)
+    no_category = isinstance(items, pl.DataFrame) and C.CATEGORY not in items.columns
+    if item_categories is not None and not no_category:
         rules.append(CrossCategory(item_categories))
     return rules
 
