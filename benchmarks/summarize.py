@@ -47,6 +47,30 @@ def _mean(values: list[float | None]) -> float | None:
     return statistics.mean(values) if values else None
 
 
+def data_tables(docs: list[dict[str, Any]]) -> list[str]:
+    """Reader checks against published statistics, and the 10M-row data pipeline."""
+    out: list[str] = []
+    for doc in docs:
+        if doc.get("benchmark") == "check_readers":
+            out += ["### Readers vs published statistics (`check_readers.py`)", "",
+                    "| dataset | format | users / sessions | items | interactions | seconds | checks |", "|---|---|---:|---:|---:|---:|---|"]
+            for r in doc["results"]:
+                e = r["extra"]
+                users = e.get("users") or e.get("sessions") or 0
+                rows = e.get("interactions") or e.get("rows") or 0
+                out.append(f"| {r['dataset']} | {e.get('format')} | {users:,} | {e.get('items', 0):,} | "
+                           f"{rows:,} | {e.get('seconds', 0):.2f} | {e.get('checks_passed')}/{e.get('checks_total')} |")
+            out.append("")
+        if doc.get("benchmark") == "data_pipeline":
+            for r in doc["results"]:
+                n = r.get("extra", {}).get("n_interactions")
+                out += [f"### Data pipeline (`data_pipeline.py`, {n:,} simulated interactions{' — QUICK' if doc.get('quick') else ''})", "",
+                        "| step | seconds |", "|---|---:|"]
+                out += [f"| {k} | {v:.2f} |" for k, v in r["seconds"].items()]
+                out += [f"| peak RSS (MiB) | {r.get('peak_memory_mb', 0):,.0f} |", ""]
+    return out
+
+
 def reproduction(docs: list[dict[str, Any]]) -> list[str]:
     """P1 table: dataset x variant, mean ± std over seeds, against the published numbers."""
     rows: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -149,7 +173,7 @@ def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
 def main() -> None:
     """Rewrite the generated part of benchmarks/README.md."""
     docs = _load()
-    body = reproduction(docs) + throughput(docs)
+    body = data_tables(docs) + reproduction(docs) + throughput(docs)
     body += paired(docs, "expand_accuracy", "Expand: control vs augmented")
     body += paired(docs, "generate_utility", "Generate: control vs synthetic data")
     text = README.read_text() if README.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
