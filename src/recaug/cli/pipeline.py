@@ -125,7 +125,7 @@ def run(
         run_dir = out_dir or Path("runs") / cfg.name
         with stage_lines(quiet_logs=False):
             result = run_pipeline(cfg, run_dir, resume=resume, force=force, only=split_list(only) or None)
-        print_outcome(run_dir, segments=False)
+        print_outcome(run_dir)
         where = result.report if result.report is not None else run_dir
         say(
             f"done in {result.seconds:.1f} s: {len(result.ran)} stage(s) ran, {len(result.cached)} cached -> {where}"
@@ -144,7 +144,7 @@ def report(
         if not run_dir.is_dir():
             raise DataError("no such run directory", file=run_dir, expected="a folder written by recaug run")
         path = write_report(run_dir)
-        print_outcome(run_dir, segments=False)
+        print_outcome(run_dir)
         say(f"wrote {path} (+ report.md, report.json)")
 
 
@@ -212,6 +212,6 @@ def tune(
             result = tune_pipeline(cfg, trials, run_dir, resume=resume, force=force)
         metric = cfg.tune.metric
         say(f"best valid {metric} = {result.best_value:.4f} with policy {json.dumps(result.best_policy)}")
-        print_outcome(run_dir, segments=False)
+        print_outcome(run_dir)
         where = result.run.report if result.run.report is not None else run_dir
         say(f"wrote {run_dir}/tune/ (study.json, trials.csv, best_policy.yaml) and {where}")
