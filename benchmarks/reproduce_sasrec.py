@@ -39,6 +39,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "sasrec-bce": ("sasrec", {**SASREC, "loss": "bce"}),
     "sasrec-ce": ("sasrec", {**SASREC, "loss": "ce"}),
     "sasrec-ssm": ("sasrec", {**SASREC, "loss": "sampled_softmax", "n_negatives": 256}),
+    # CL4SRec auxiliary loss (defaults: crop/mask/reorder views, weight 0.1, temperature 1.0)
+    "sasrec-bce+cl4srec": ("sasrec", {**SASREC, "loss": "bce", "contrastive": "cl4srec"}),
 }
 
 
