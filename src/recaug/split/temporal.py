@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -13,6 +13,7 @@ from recaug import columns as C
 from recaug.data.interactions import Interactions
 from recaug.errors import ConfigError
 from recaug.split.base import Protocol, Split
+from recaug.timestamps import to_epoch_seconds
 
 CutPoint = float | int | str | datetime
 
@@ -32,15 +33,8 @@ def _timestamp(value: CutPoint, what: str) -> int:
         raise ConfigError(
             f"temporal split: {what}={value!r} is neither a quantile in (0, 1) nor a whole-second timestamp"
         )
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise ConfigError(f"temporal split: {what}={value!r} is not an ISO-8601 date/time") from None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return int(value.timestamp())
+    if isinstance(value, str | datetime):
+        return to_epoch_seconds(value, f"temporal split: {what}")
     raise ConfigError(f"temporal split: {what} has unsupported type {type(value).__name__}")
 
 
