@@ -16,13 +16,21 @@ Variants: ``sasrec-bce`` / ``sasrec-ce`` (controls); ``sasrec-bce+offline`` (the
 ``--offline-policy`` materialised with ``expand_training``, each row its own pseudo-user);
 ``sasrec-bce+cl4srec`` (CL4SRec InfoNCE on crop/mask/reorder views); ``sasrec-ce+aug`` (online
 crop/mask/reorder views with probability 0.5 + DuoRec contrastive). Extra variants for
-dissection: ``sasrec-{bce,ce}+{online,cl4srec,duorec}`` and ``sasrec-bce+{repeatpad,slice,coserec}``.
+dissection: ``sasrec-{bce,ce}+{online,cl4srec,duorec}``, ``sasrec-bce+{repeatpad,slice,coserec}``
+(offline item-row policies) and ``sasrec-{bce,ce}+reppad`` (RepPad on input/target pairs,
+``SASRec(repeat_pad=True)``).
+
+Finished runs are cached under ``--cache-dir`` (row JSON + per-user Parquet, keyed by dataset,
+variant, seed and every setting), so a control is trained once and reused by later
+invocations, and an interrupted benchmark resumes where it stopped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,6 +80,9 @@ VARIANTS: dict[str, tuple[str | None, dict[str, Any], str | None]] = {
     "sasrec-ce+cl4srec": ("sasrec-ce", {"loss": "ce", "contrastive": "cl4srec"}, None),
     "sasrec-ce+duorec": ("sasrec-ce", {"loss": "ce", "contrastive": "duorec"}, None),
     "sasrec-bce+repeatpad": ("sasrec-bce", {"loss": "bce"}, "repeat_pad"),
+    # RepPad on (input, target) pairs inside training (recaug.models.reppad), random repeats per epoch
+    "sasrec-bce+reppad": ("sasrec-bce", {"loss": "bce", "repeat_pad": True}, None),
+    "sasrec-ce+reppad": ("sasrec-ce", {"loss": "ce", "repeat_pad": True}, None),
     "sasrec-bce+slice": ("sasrec-bce", {"loss": "bce"}, "slice_prefix"),
     "sasrec-bce+coserec": ("sasrec-bce", {"loss": "bce"}, "length_aware"),
 }
@@ -93,27 +104,62 @@ def subsample(interactions: Interactions, n_users: int, seed: int) -> Interactio
     return interactions.filter(pl.col(C.USER).is_in(keep.tolist()))
 
 
-def paired(control: Any, treatment: Any) -> dict[str, Any]:
-    """Paired per-user tests, overall and per segment of :data:`PAIRED_SEGMENTS`."""
+def paired(control: pl.DataFrame, treatment: pl.DataFrame) -> dict[str, Any]:
+    """Paired per-user tests, overall and per segment of :data:`PAIRED_SEGMENTS` (per-user frames)."""
     out: dict[str, Any] = {"all": {m: c.to_dict() for m, c in compare(control, treatment, PAIRED_METRICS).items()}}
     for seg in PAIRED_SEGMENTS:
         col = f"segment:{seg}"
-        if col not in control.per_user.columns:
+        if col not in control.columns:
             continue
-        a = control.per_user.filter(pl.col(col))
-        b = treatment.per_user.filter(pl.col(col))
+        a = control.filter(pl.col(col))
+        b = treatment.filter(pl.col(col))
         if len(a) >= 2:
             out[seg] = {m: c.to_dict() for m, c in compare(a, b, PAIRED_METRICS).items()}
     return out
 
 
-def run_one(ctx: dict[str, Any], variant: str, seed: int, args: Any) -> tuple[dict[str, Any], Any]:
-    """Fit and evaluate one variant under one seed; returns the result row and the EvalResult."""
+def cache_path(args: Any, name: str, variant: str, seed: int, params: dict[str, Any]) -> Path:
+    """Where a finished run is cached: a hash of everything that determines its result."""
+    _, _, offline = VARIANTS[variant]
+    policy = args.offline_policy if offline == "policy" else offline
+    key = {"dataset": name, "variant": variant, "seed": seed, "params": params, "device": args.device,
+           "offline": OFFLINE.get(policy) if policy else None, "quick": args.quick,
+           "quick_users": args.quick_users if args.quick else None}
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return Path(args.cache_dir) / f"{name}_{variant}_{seed}_{digest}"
+
+
+def run_one(ctx: dict[str, Any], variant: str, seed: int, args: Any) -> tuple[dict[str, Any], pl.DataFrame]:
+    """Fit and evaluate one variant under one seed (or load it from the cache).
+
+    Returns the result row and the per-user frame.
+    """
     control, settings, offline = VARIANTS[variant]
     params = {**SASREC, **settings}
     params.update(epochs=args.epochs, patience=args.patience, threads=args.threads, eval_every=args.eval_every)
     if args.quick:
         params.update(epochs=min(args.epochs, 3))
+    cached = cache_path(args, ctx["name"], variant, seed, params)
+    if (cached / "row.json").exists():
+        row = json.loads((cached / "row.json").read_text())
+        per_user = pl.read_parquet(cached / "per_user.parquet")
+        print(f"(cached: {cached.name})", flush=True)
+    else:
+        row, per_user = train_eval(ctx, variant, seed, args, params)
+        cached.mkdir(parents=True, exist_ok=True)
+        per_user.write_parquet(cached / "per_user.parquet")
+        (cached / "row.json").write_text(json.dumps(row, default=str))
+    ctl = ctx["evals"].get((control, seed)) if control else None
+    if control and ctl is not None:
+        row["extra"]["paired_vs_control"] = paired(ctl, per_user)
+    return row, per_user
+
+
+def train_eval(
+    ctx: dict[str, Any], variant: str, seed: int, args: Any, params: dict[str, Any]
+) -> tuple[dict[str, Any], pl.DataFrame]:
+    """Fit and evaluate one variant under one seed; returns the result row and the per-user frame."""
+    control, _, offline = VARIANTS[variant]
     split, item_space = ctx["split"], ctx["item_space"]
     model = SASRec(seed=seed, device=args.device, **params)
     extra: dict[str, Any] = {}
@@ -138,9 +184,6 @@ def run_one(ctx: dict[str, Any], variant: str, seed: int, args: Any) -> tuple[di
         seg: {"n_users": v["n_users"], **{k: v["metrics"][k] for k in PAIRED_METRICS}}
         for seg, v in result.by_segment().items()
     }
-    ctl = ctx["evals"].get((control, seed)) if control else None
-    if control and ctl is not None:
-        extra["paired_vs_control"] = paired(ctl, result)
     row = {
         "dataset": ctx["name"],
         "variant": variant,
@@ -159,7 +202,7 @@ def run_one(ctx: dict[str, Any], variant: str, seed: int, args: Any) -> tuple[di
             "train_rows": len(sequences) if sequences is not None else int(split.train.n_users),
         },
     }
-    return row, result
+    return row, result.per_user
 
 
 def ordered(variants: list[str]) -> list[str]:
@@ -180,6 +223,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core machine)")
     p.add_argument("--eval-every", type=int, default=1, help="validate every N epochs (patience counts validations)")
     p.add_argument("--quick-users", type=int, default=3000, help="users kept per dataset with --quick")
+    p.add_argument("--cache-dir", type=Path, default=Path(__file__).resolve().parent / ".cache",
+                   help="finished runs (reused as controls, and to resume)")
     args = p.parse_args()
     seeds = args.seeds[:1] if args.quick else args.seeds
     variants = ordered(args.variants)

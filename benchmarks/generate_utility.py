@@ -91,7 +91,8 @@ def fit_eval(
     name, params = MODELS[model_name]
     params = dict(params)
     if name not in ("pop", "itemknn"):
-        params.update(epochs=args.epochs, patience=args.patience, threads=args.threads, progress=False)
+        params.update(epochs=args.epochs, patience=args.patience, threads=args.threads, progress=False,
+                      eval_every=args.eval_every)
     model = get_model_class(name)(seed=seed, device=args.device, **params)
     t0 = time.perf_counter()
     model.fit(train, split.valid, item_space=item_space)
@@ -128,6 +129,7 @@ def main() -> None:
     )
     p.add_argument("--epochs", type=int, default=200, help="model epochs (early stopping on valid NDCG@10)")
     p.add_argument("--patience", type=int, default=10)
+    p.add_argument("--eval-every", type=int, default=1, help="validate every N epochs (patience counts validations)")
     p.add_argument("--synth-epochs", type=int, default=30)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quality-users", type=int, default=5000)
@@ -160,7 +162,7 @@ def main() -> None:
         "metrics": ["HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20"], "k": args.k,
         "short_users": f"<= {args.short} training interactions", "fuse": "prepend, only short users",
         "held_out_hits": args.held_out_hits, "segments": "fixed on the real data",
-        "early_stopping": f"valid NDCG@10, patience {args.patience}",
+        "early_stopping": f"valid NDCG@10 every {args.eval_every} epoch(s), patience {args.patience} validations",
     }  # fmt: skip
     results: list[dict[str, Any]] = []
     for seed in seeds:
@@ -170,6 +172,8 @@ def main() -> None:
             controls[m] = res
             results.append(_row(args, m, "control", None, seed, res, secs, {}))
             _print(results[-1])
+            write_result(args.out, "generate_utility", results, quick=args.quick, protocol=protocol,
+                         device=args.device)  # fmt: skip
         for s_name in args.synthesizers:
             cfg = {**SYNTHS[s_name], "epochs": args.synth_epochs, "seed": seed, "device": args.device,
                    "threads": args.threads, "progress": False}  # fmt: skip
@@ -208,8 +212,8 @@ def main() -> None:
                 row_extra = {**extra, "paired_vs_control": paired(controls[m], res, seg_names)}
                 results.append(_row(args, m, f"+{s_name}", "control", seed, res, secs, row_extra))
                 _print(results[-1])
-            write_result(args.out, "generate_utility", results, quick=args.quick, protocol=protocol,
-                         device=args.device)  # fmt: skip
+                write_result(args.out, "generate_utility", results, quick=args.quick, protocol=protocol,
+                             device=args.device)  # fmt: skip
     write_result(
         args.out, "generate_utility", results, quick=args.quick, protocol=protocol, device=args.device
     )

@@ -145,8 +145,29 @@ def throughput(docs: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _lift(rs: list[dict[str, Any]], seg: str) -> str:
+    """Mean relative NDCG@10 lift vs the same-seed control and the per-seed Wilcoxon p-values."""
+    lifts, ps = [], []
+    for r in rs:
+        c = r.get("extra", {}).get("paired_vs_control", {}).get(seg, {}).get("NDCG@10")
+        if c:
+            lifts.append(c.get("relative_lift"))
+            ps.append(c.get("wilcoxon_pvalue"))
+    m = _mean(lifts)
+    if m is None:
+        return "–"
+    if not math.isfinite(m):
+        return "control 0"
+    pv = ", ".join("–" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.2g}" for p in ps)
+    return f"{m:+.1%} (p {pv})"
+
+
 def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
-    """Variant vs its same-seed control, for expand_accuracy / generate_utility."""
+    """Variant vs its same-seed control, for expand_accuracy / generate_utility.
+
+    Lifts are relative NDCG@10 changes vs the control trained under the same seed, averaged
+    over seeds; p-values are per-seed paired Wilcoxon tests over users.
+    """
     out: list[str] = []
     for doc in docs:
         if doc.get("benchmark") != name:
@@ -155,17 +176,23 @@ def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
         groups: dict[tuple[str, str, str | None], list[dict[str, Any]]] = defaultdict(list)
         for r in doc["results"]:
             groups[(r["dataset"], r["variant"], r.get("control"))].append(r)
+        segs: list[str] = []
+        for r in doc["results"]:
+            for s in r.get("extra", {}).get("paired_vs_control", {}):
+                if s != "all" and s not in segs:
+                    segs.append(s)
         out += [f"### {title} ({doc['_file']}{tag})", "",
-                "| dataset | variant | control | seeds | HR@10 | NDCG@10 | NDCG@10 short (≤5) |", "|---|---|---|---|---:|---:|---:|"]
-        for (ds, var, ctl), rs in sorted(groups.items(), key=lambda x: (x[0][0], x[0][1])):
-            short = [
-                (r.get("segments", {}).get("history<=5") or r.get("segments", {}).get("new_users") or {}).get("NDCG@10")
-                for r in rs
-            ]
-            out.append(
-                f"| {ds} | {var} | {ctl or ''} | {','.join(str(r['seed']) for r in rs)} | "
-                f"{_ms([r['metrics'].get('HR@10') for r in rs])} | {_ms([r['metrics'].get('NDCG@10') for r in rs])} | {_ms(short)} |"
-            )
+                "| dataset | variant | seeds | HR@10 | NDCG@10 | NDCG@10 lift (all) | "
+                + " | ".join(f"NDCG@10 {s} | lift {s}" for s in segs) + " |",
+                "|---|---|---|---:|---:|---:|" + "---:|---:|" * len(segs)]
+        for (ds, var, _ctl), rs in sorted(groups.items(), key=lambda x: (x[0][0], x[0][2] is not None, x[0][1])):
+            cells = [ds, var, ",".join(str(r["seed"]) for r in rs),
+                     _ms([r["metrics"].get("HR@10") for r in rs]), _ms([r["metrics"].get("NDCG@10") for r in rs]),
+                     _lift(rs, "all")]
+            for s in segs:
+                cells.append(_ms([r.get("segments", {}).get(s, {}).get("NDCG@10") for r in rs]))
+                cells.append(_lift(rs, s))
+            out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return out
 

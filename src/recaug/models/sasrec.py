@@ -9,7 +9,8 @@ softmax over all items, ``"sampled_softmax"`` uses ``n_negatives`` uniform negat
 Augmentation inside training (all optional, see :mod:`recaug.models.contrastive`):
 ``augmenter`` / ``aug_prob`` / ``n_views`` for online views of the training rows;
 ``contrastive="cl4srec"`` (two crop/mask/reorder views, ``cl_augmenter``) or ``"duorec"``
-(dropout view + same-target positive) adds ``cl_weight * InfoNCE(temperature=cl_temperature)``.
+(dropout view + same-target positive) adds ``cl_weight * InfoNCE(temperature=cl_temperature)``;
+``repeat_pad=True`` fills the padding of short training rows with repeats (RepPad).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class SASRec(NextItemRecommender):
         cl_weight: float = 0.1,
         cl_temperature: float = 1.0,
         cl_augmenter: Augmenter | dict[str, Any] | None = None,
+        repeat_pad: bool = False,
         seed: int = 0,
         device: str = "auto",
         **train: Any,
@@ -63,6 +65,7 @@ class SASRec(NextItemRecommender):
             cl_weight=cl_weight,
             cl_temperature=cl_temperature,
             cl_augmenter=cl_augmenter,
+            repeat_pad=repeat_pad,
             seed=seed,
             device=device,
             **train,

@@ -14,7 +14,8 @@ Augmentation inside training (see :mod:`recaug.models.contrastive`): ``augmenter
 views per epoch, each augmented with probability ``aug_prob``, and the next-item loss is taken
 on the views (the whole ``max_len + 1`` row is augmented, so inputs and targets stay aligned;
 MASK / PAD targets are skipped). ``contrastive="cl4srec"`` / ``"duorec"`` adds
-``cl_weight * InfoNCE`` on the last-position representations. ``fit(..., sequences=)`` trains
+``cl_weight * InfoNCE`` on the last-position representations. ``repeat_pad=True`` applies
+RepPad (:mod:`recaug.models.reppad`) to every training batch after any online views. ``fit(..., sequences=)`` trains
 on offline-expanded rows (``recaug.expand.expand_training``), one pseudo-user per row.
 """
 
@@ -34,7 +35,9 @@ from recaug.models import contrastive as cl
 from recaug.models.inputs import finish_scores, padded_items
 from recaug.models.losses import check_loss, info_nce, negatives_outside_rows, next_item_loss, uniform_items
 from recaug.models.neural import NeuralRecommender
+from recaug.models.reppad import repeat_pad_pairs
 from recaug.models.training import fit_loop, validation_data
+from recaug.random import hash_uniform
 
 
 class NextItemRecommender(NeuralRecommender):
@@ -58,6 +61,7 @@ class NextItemRecommender(NeuralRecommender):
         cl_weight: float = 0.1,
         cl_temperature: float = 1.0,
         cl_augmenter: Augmenter | dict[str, Any] | None = None,
+        repeat_pad: bool = False,
         seed: int = 0,
         device: str = "auto",
         **train: Any,
@@ -80,6 +84,7 @@ class NextItemRecommender(NeuralRecommender):
         self.cl_weight = float(cl_weight)
         self.cl_temperature = float(cl_temperature)
         self.cl_augmenter = cl.build_augmenter(cl_augmenter)
+        self.repeat_pad = bool(repeat_pad)
 
     def config(self) -> dict[str, Any]:
         """Constructor settings."""
@@ -96,6 +101,7 @@ class NextItemRecommender(NeuralRecommender):
             "cl_weight": self.cl_weight,
             "cl_temperature": self.cl_temperature,
             "cl_augmenter": None if self.cl_augmenter is None else self.cl_augmenter.config(),
+            "repeat_pad": self.repeat_pad,
         }
 
     def _rows(self, seqs: Sequences, side: str) -> torch.Tensor:
@@ -172,6 +178,9 @@ class NextItemRecommender(NeuralRecommender):
                 keys = rows.repeat_interleave(self.n_views)
             else:
                 x_b, y_b, keys = inputs[rows], targets[rows], rows
+            if self.repeat_pad:
+                u = hash_uniform(epoch_seed(epoch_s, 3), keys.numpy())
+                x_b, y_b = repeat_pad_pairs(x_b, y_b, side, torch.from_numpy(u))
             span = cl.spans(x_b, side)
             cspan = cl.spans(cl.context(x_b, y_b, side), side) if index is not None else span
             hidden, wanted, negatives, last, order = [], [], [], [], []
