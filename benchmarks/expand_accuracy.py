@@ -18,7 +18,7 @@ Variants: ``sasrec-bce`` / ``sasrec-ce`` (controls); ``sasrec-bce+offline`` (the
 crop/mask/reorder views with probability 0.5 + DuoRec contrastive). Extra variants for
 dissection: ``sasrec-{bce,ce}+{online,cl4srec,duorec}``, ``sasrec-bce+{repeatpad,slice,coserec}``
 (offline item-row policies) and ``sasrec-{bce,ce}+reppad`` (RepPad on input/target pairs,
-``SASRec(repeat_pad=True)``).
+``SASRec(repeat_pad=True)``; ``sasrec-bce+reppad-delim`` with a delimiter between copies).
 
 Finished runs are cached under ``--cache-dir`` (row JSON + per-user Parquet, keyed by dataset,
 variant, seed and every setting), so a control is trained once and reused by later
@@ -80,8 +80,10 @@ VARIANTS: dict[str, tuple[str | None, dict[str, Any], str | None]] = {
     "sasrec-ce+cl4srec": ("sasrec-ce", {"loss": "ce", "contrastive": "cl4srec"}, None),
     "sasrec-ce+duorec": ("sasrec-ce", {"loss": "ce", "contrastive": "duorec"}, None),
     "sasrec-bce+repeatpad": ("sasrec-bce", {"loss": "bce"}, "repeat_pad"),
-    # RepPad on (input, target) pairs inside training (recaug.models.reppad), random repeats per epoch
+    # RepPad on (input, target) pairs inside training (recaug.models.reppad), random repeats per epoch;
+    # back to back as in the paper's headline runs, or with a PAD pair between copies ("-delim")
     "sasrec-bce+reppad": ("sasrec-bce", {"loss": "bce", "repeat_pad": True}, None),
+    "sasrec-bce+reppad-delim": ("sasrec-bce", {"loss": "bce", "repeat_pad": True, "repeat_pad_delimiter": True}, None),
     "sasrec-ce+reppad": ("sasrec-ce", {"loss": "ce", "repeat_pad": True}, None),
     "sasrec-bce+slice": ("sasrec-bce", {"loss": "bce"}, "slice_prefix"),
     "sasrec-bce+coserec": ("sasrec-bce", {"loss": "bce"}, "length_aware"),
@@ -119,10 +121,15 @@ def paired(control: pl.DataFrame, treatment: pl.DataFrame) -> dict[str, Any]:
 
 
 def cache_path(args: Any, name: str, variant: str, seed: int, params: dict[str, Any]) -> Path:
-    """Where a finished run is cached: a hash of everything that determines its result."""
+    """Where a finished run is cached: a hash of everything that determines its result.
+
+    The model's full ``config()`` (every default included) is hashed, so a changed default
+    invalidates the cached runs it affects.
+    """
     _, _, offline = VARIANTS[variant]
     policy = args.offline_policy if offline == "policy" else offline
-    key = {"dataset": name, "variant": variant, "seed": seed, "params": params, "device": args.device,
+    config = SASRec(seed=seed, device=args.device, **params).config()
+    key = {"dataset": name, "variant": variant, "seed": seed, "params": config, "device": args.device,
            "offline": OFFLINE.get(policy) if policy else None, "quick": args.quick,
            "quick_users": args.quick_users if args.quick else None}
     digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]

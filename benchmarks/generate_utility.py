@@ -19,6 +19,11 @@ reported. This can only make the augmented arms look worse. ``keep`` keeps them 
 synthesizers never saw held-out data; the rows are their predictions) and fuses without the
 assertion.
 
+ASReP arm (``--asrep``): ASReP fine-tunes the transformer it pre-trained on reversed sequences
+on the extended data instead of training from scratch; with the flag, the ``sequence``
+synthesizer adds an arm ``sasrec+sequence-asrep``: SASRec on the fused data, starting from the
+synthesizer's reversed SASRec (``fit(..., init_from=synth.model_)``; same settings).
+
 Quality: each fitted synthesizer also samples new users (as many as ``--quality-users``) and
 ``QualityReport.compute`` compares them with the real training users.
 """
@@ -86,6 +91,7 @@ def fit_eval(
     args: Any,
     rules: list[Any],
     item_space: int,
+    init_from: Any | None = None,
 ) -> tuple[Any, dict[str, float]]:
     """Fit one model on ``train`` (validation = split.valid) and evaluate on ``split.test``."""
     name, params = MODELS[model_name]
@@ -95,7 +101,10 @@ def fit_eval(
                       eval_every=args.eval_every)
     model = get_model_class(name)(seed=seed, device=args.device, **params)
     t0 = time.perf_counter()
-    model.fit(train, split.valid, item_space=item_space)
+    if init_from is None:
+        model.fit(train, split.valid, item_space=item_space)
+    else:
+        model.fit(train, split.valid, item_space=item_space, init_from=init_from)
     fit_s = time.perf_counter() - t0
     aug = Split(train, split.valid, split.test, split.protocol)
     t0 = time.perf_counter()
@@ -133,6 +142,8 @@ def main() -> None:
     p.add_argument("--synth-epochs", type=int, default=30)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quality-users", type=int, default=5000)
+    p.add_argument("--asrep", action="store_true",
+                   help="also fine-tune SASRec from the sequence synthesizer's reversed SASRec (ASReP)")
     p.add_argument("--held-out-hits", choices=["drop", "keep"], default="drop")
     p.add_argument("--quick-users", type=int, default=2000, help="--quick: users kept (lowest codes)")
     args = p.parse_args()
@@ -214,6 +225,14 @@ def main() -> None:
                 _print(results[-1])
                 write_result(args.out, "generate_utility", results, quick=args.quick, protocol=protocol,
                              device=args.device)  # fmt: skip
+                if args.asrep and s_name == "sequence" and m == "sasrec":
+                    res, secs = fit_eval(m, fused, split, seed, args, rules, item_space, init_from=synth.model_)
+                    row_extra = {**extra, "paired_vs_control": paired(controls[m], res, seg_names),
+                                 "init_from": "sequence synthesizer's reversed SASRec"}  # fmt: skip
+                    results.append(_row(args, m, f"+{s_name}-asrep", "control", seed, res, secs, row_extra))
+                    _print(results[-1])
+                    write_result(args.out, "generate_utility", results, quick=args.quick, protocol=protocol,
+                                 device=args.device)  # fmt: skip
     write_result(
         args.out, "generate_utility", results, quick=args.quick, protocol=protocol, device=args.device
     )

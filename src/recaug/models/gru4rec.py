@@ -32,12 +32,20 @@ class GRU4Rec(NextItemRecommender):
         loss: str = "ce",
         n_negatives: int = 100,
         repeat_pad: bool = False,
+        repeat_pad_delimiter: bool = False,
         seed: int = 0,
         device: str = "auto",
         **train: Any,
     ) -> None:
         super().__init__(
-            max_len=max_len, loss=loss, n_negatives=n_negatives, repeat_pad=repeat_pad, seed=seed, device=device, **train
+            max_len=max_len,
+            loss=loss,
+            n_negatives=n_negatives,
+            repeat_pad=repeat_pad,
+            repeat_pad_delimiter=repeat_pad_delimiter,
+            seed=seed,
+            device=device,
+            **train,
         )
         self.hidden = hidden
         self.n_layers = n_layers

@@ -65,6 +65,37 @@ class NeuralRecommender(Recommender):
         torch.manual_seed(self.seed)
         return self._build_module().to(self.torch_device)
 
+    def _start_module(self, init_from: NeuralRecommender | None) -> nn.Module:
+        """A fresh network, or one that starts from the weights of the fitted ``init_from``.
+
+        Warm starting is how pre-train / fine-tune schemes reuse a network: ASReP fine-tunes
+        the transformer it pre-trained on reversed sequences (the ``sequence`` synthesizer's
+        SASRec). ``init_from`` must be a fitted model of the same class whose network has the
+        same parameter shapes (same settings, same item space).
+        """
+        module = self._new_module()
+        if init_from is None:
+            return module
+        if type(init_from) is not type(self):
+            raise ConfigError(
+                f"init_from must be a fitted {type(self).__name__}, got {type(init_from).__name__}"
+            )
+        init_from._check_fitted()
+        assert init_from.module_ is not None
+        source = init_from.module_.state_dict()
+        target = module.state_dict()
+        wrong = sorted(
+            k for k in target if k not in source or tuple(source[k].shape) != tuple(target[k].shape)
+        )
+        if wrong or set(source) != set(target):
+            raise ConfigError(
+                f"init_from's network does not match this {type(self).__name__} "
+                f"(item space {init_from.item_space_} vs {self.item_space_}); "
+                f"mismatched parameters: {wrong[:5] or sorted(set(source) - set(target))[:5]}"
+            )
+        module.load_state_dict({k: v.detach().clone() for k, v in source.items()})
+        return module
+
     def _generator(self) -> torch.Generator:
         """CPU generator for shuffling and negative sampling, seeded from ``seed``."""
         return torch.Generator().manual_seed(int(self.seed) + 1)

@@ -10,7 +10,8 @@ Augmentation inside training (all optional, see :mod:`recaug.models.contrastive`
 ``augmenter`` / ``aug_prob`` / ``n_views`` for online views of the training rows;
 ``contrastive="cl4srec"`` (two crop/mask/reorder views, ``cl_augmenter``) or ``"duorec"``
 (dropout view + same-target positive) adds ``cl_weight * InfoNCE(temperature=cl_temperature)``;
-``repeat_pad=True`` fills the padding of short training rows with repeats (RepPad).
+``repeat_pad=True`` fills the padding of short training rows with repeats (RepPad;
+``repeat_pad_delimiter=True`` for the variant with a PAD pair between copies).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class SASRec(NextItemRecommender):
         cl_temperature: float = 1.0,
         cl_augmenter: Augmenter | dict[str, Any] | None = None,
         repeat_pad: bool = False,
+        repeat_pad_delimiter: bool = False,
         seed: int = 0,
         device: str = "auto",
         **train: Any,
@@ -66,6 +68,7 @@ class SASRec(NextItemRecommender):
             cl_temperature=cl_temperature,
             cl_augmenter=cl_augmenter,
             repeat_pad=repeat_pad,
+            repeat_pad_delimiter=repeat_pad_delimiter,
             seed=seed,
             device=device,
             **train,

@@ -15,7 +15,8 @@ views per epoch, each augmented with probability ``aug_prob``, and the next-item
 on the views (the whole ``max_len + 1`` row is augmented, so inputs and targets stay aligned;
 MASK / PAD targets are skipped). ``contrastive="cl4srec"`` / ``"duorec"`` adds
 ``cl_weight * InfoNCE`` on the last-position representations. ``repeat_pad=True`` applies
-RepPad (:mod:`recaug.models.reppad`) to every training batch after any online views. ``fit(..., sequences=)`` trains
+RepPad (:mod:`recaug.models.reppad`) to every training batch after any online views
+(``repeat_pad_delimiter=True`` puts a PAD pair between copies). ``fit(..., sequences=)`` trains
 on offline-expanded rows (``recaug.expand.expand_training``), one pseudo-user per row.
 """
 
@@ -62,6 +63,7 @@ class NextItemRecommender(NeuralRecommender):
         cl_temperature: float = 1.0,
         cl_augmenter: Augmenter | dict[str, Any] | None = None,
         repeat_pad: bool = False,
+        repeat_pad_delimiter: bool = False,
         seed: int = 0,
         device: str = "auto",
         **train: Any,
@@ -85,6 +87,7 @@ class NextItemRecommender(NeuralRecommender):
         self.cl_temperature = float(cl_temperature)
         self.cl_augmenter = cl.build_augmenter(cl_augmenter)
         self.repeat_pad = bool(repeat_pad)
+        self.repeat_pad_delimiter = bool(repeat_pad_delimiter)
 
     def config(self) -> dict[str, Any]:
         """Constructor settings."""
@@ -102,6 +105,7 @@ class NextItemRecommender(NeuralRecommender):
             "cl_temperature": self.cl_temperature,
             "cl_augmenter": None if self.cl_augmenter is None else self.cl_augmenter.config(),
             "repeat_pad": self.repeat_pad,
+            "repeat_pad_delimiter": self.repeat_pad_delimiter,
         }
 
     def _rows(self, seqs: Sequences, side: str) -> torch.Tensor:
@@ -118,15 +122,18 @@ class NextItemRecommender(NeuralRecommender):
         *,
         item_space: int | None = None,
         sequences: Any | None = None,
+        init_from: NextItemRecommender | None = None,
     ) -> NextItemRecommender:
         """Train on every next-item position of every training sequence.
 
         ``sequences`` (a ``Sequences`` or ``ExpandedSequences`` from
         :func:`recaug.expand.expand_training`) replaces the training rows: each row is its own
         sequence; ``train`` still gives the validation histories and fits the augmenters.
+        ``init_from`` (a fitted model of the same class and shape) gives the starting weights
+        (fine-tuning, e.g. ASReP's reversed pre-training).
         """
         self.item_space_ = self._item_space(train, valid, item_space)
-        self.module_ = self._new_module()
+        self.module_ = self._start_module(init_from)
         net = self.module_
         side = net.padding_side
         device, gen, n = self.torch_device, self._generator(), self.item_space_
@@ -180,7 +187,7 @@ class NextItemRecommender(NeuralRecommender):
                 x_b, y_b, keys = inputs[rows], targets[rows], rows
             if self.repeat_pad:
                 u = hash_uniform(epoch_seed(epoch_s, 3), keys.numpy())
-                x_b, y_b = repeat_pad_pairs(x_b, y_b, side, torch.from_numpy(u))
+                x_b, y_b = repeat_pad_pairs(x_b, y_b, side, torch.from_numpy(u), self.repeat_pad_delimiter)
             span = cl.spans(x_b, side)
             cspan = cl.spans(cl.context(x_b, y_b, side), side) if index is not None else span
             hidden, wanted, negatives, last, order = [], [], [], [], []
