@@ -9,12 +9,24 @@ import numpy as np
 import pytest
 
 from recaug.data import Interactions
+from recaug.split import LeaveLastOut, Split
 
 
 @pytest.fixture
 def tiny_interactions() -> Interactions:
     """Three users with 4, 2 and 1 interactions; item codes start at 2."""
     return Interactions.from_arrays([0, 0, 0, 0, 1, 1, 2], [2, 3, 4, 5, 2, 3, 9])
+
+
+def random_split(seed: int, n_users: int, lengths: tuple[int, int], n_items: int) -> Split:
+    """Leave-last-out split of random histories: per user ``lengths`` (low, high) items from 2..n_items-1."""
+    rng = np.random.default_rng(seed)
+    users, items = [], []
+    for user in range(n_users):
+        for _ in range(int(rng.integers(*lengths))):
+            users.append(user)
+            items.append(int(rng.integers(2, n_items)))
+    return LeaveLastOut().split(Interactions.from_arrays(users, items))
 
 
 @pytest.fixture

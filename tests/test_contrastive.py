@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import random_split
 from recaug import columns as C
-from recaug.data import Interactions
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
 from recaug.expand import Crop, Insert, expand_training, from_config, training_fingerprint
@@ -17,7 +17,6 @@ from recaug.models import GRU4Rec, SASRec
 from recaug.models.base import Recommender
 from recaug.models.contrastive import TargetIndex, same_matrix, same_target_partners, spans
 from recaug.models.losses import info_nce
-from recaug.split import LeaveLastOut
 
 torch.set_num_threads(1)
 
@@ -45,13 +44,7 @@ def brute_info_nce(a: torch.Tensor, b: torch.Tensor, t: float, same: torch.Tenso
 
 @pytest.fixture(scope="module")
 def split():
-    rng = np.random.default_rng(3)
-    users, items = [], []
-    for user in range(40):
-        for _ in range(int(rng.integers(4, 9))):
-            users.append(user)
-            items.append(int(rng.integers(2, 30)))
-    return LeaveLastOut().split(Interactions.from_arrays(users, items))
+    return random_split(3, 40, (4, 9), 30)
 
 
 # -- InfoNCE --------------------------------------------------------------------------------

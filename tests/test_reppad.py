@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from recaug.data import Interactions
+from conftest import random_split
 from recaug.data.sequences import Sequences
 from recaug.models import GRU4Rec, SASRec
 from recaug.models.reppad import extra_copies_allowed, repeat_pad_pairs
-from recaug.split import LeaveLastOut
 
 torch.set_num_threads(1)
 
@@ -89,13 +88,7 @@ def test_no_extra_copy_when_there_is_no_room():
 
 @pytest.fixture(scope="module")
 def split():
-    rng = np.random.default_rng(3)
-    users, items = [], []
-    for user in range(30):
-        for _ in range(int(rng.integers(3, 7))):
-            users.append(user)
-            items.append(int(rng.integers(2, 25)))
-    return LeaveLastOut().split(Interactions.from_arrays(users, items))
+    return random_split(3, 30, (3, 7), 25)
 
 
 @pytest.mark.parametrize("cls,extra", [(SASRec, {"n_heads": 1}), (GRU4Rec, {})])

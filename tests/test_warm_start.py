@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-from recaug.data import Interactions
+from conftest import random_split
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError, NotFittedError
 from recaug.generate import from_config
 from recaug.models import GRU4Rec, SASRec
-from recaug.split import LeaveLastOut
 
 torch.set_num_threads(1)
 
@@ -21,13 +19,7 @@ TINY.update(device="cpu", progress=False, threads=1)
 
 @pytest.fixture(scope="module")
 def split():
-    rng = np.random.default_rng(4)
-    users, items = [], []
-    for user in range(30):
-        for _ in range(int(rng.integers(3, 8))):
-            users.append(user)
-            items.append(int(rng.integers(2, 25)))
-    return LeaveLastOut().split(Interactions.from_arrays(users, items))
+    return random_split(4, 30, (3, 8), 25)
 
 
 @pytest.fixture(scope="module")
