@@ -71,6 +71,15 @@ def test_eval_every_and_no_patience():
     assert model.best_epoch_ == GOOD_EPOCH and float(module.w.detach()) == GOOD_EPOCH
 
 
+def test_valid_from_skips_early_validation():
+    # the scripted best epoch (3) comes before valid_from, so it can never be chosen
+    model, module = run(epochs=8, patience=2, valid_from=5)
+    assert [r["metric"] is None for r in model.history_] == [True] * 4 + [False] * 3  # stale at 6, 7
+    assert model.best_epoch_ == 5 and float(module.w.detach()) == 5
+    model, _ = run(epochs=8, patience=None, valid_from=4, eval_every=2)
+    assert [r["epoch"] for r in model.history_ if r["metric"] is not None] == [4, 6, 8]
+
+
 def test_log_line_per_epoch_and_threads_restored(caplog):
     before = torch.get_num_threads()
     with caplog.at_level(logging.INFO, logger="recaug.models.training"):
@@ -94,3 +103,5 @@ def test_bad_settings_are_rejected():
         TrainConfig(valid_metric="AUC@10")
     with pytest.raises(ConfigError):
         TrainConfig(patience=0)
+    with pytest.raises(ConfigError):
+        TrainConfig(valid_from=0)

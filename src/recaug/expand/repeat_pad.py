@@ -23,6 +23,11 @@ class RepeatPad(Operation):
 
     The original row always comes last, so its final item (the training target) is unchanged.
     Earlier copies take the row's first timestamp, so time order holds. Deterministic.
+
+    This is the *offline*, item-row form. The paper's method repeats the (input, target) pairs
+    inside training with a fresh random number of copies each epoch: use
+    ``SASRec(repeat_pad=True)`` / ``GRU4Rec(repeat_pad=True)`` (``recaug.models.reppad``) for that.
+    On Beauty the in-training form scored higher (see benchmarks/README.md).
     """
 
     max_len: int = 50

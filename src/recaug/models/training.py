@@ -43,7 +43,9 @@ class TrainConfig:
     """Optimisation and early-stopping settings shared by every neural model.
 
     ``patience`` counts *evaluations* (not epochs) without improvement of ``valid_metric``;
-    ``None`` disables early stopping. ``threads`` sets ``torch.set_num_threads`` for the
+    ``None`` disables early stopping. ``valid_from`` is the first epoch that is validated: before
+    it there is no validation, no best-epoch choice and no early stop (RepPad's ``star_valid``,
+    for methods that need a long warm-up before they pay off). ``threads`` sets ``torch.set_num_threads`` for the
     duration of training (``None`` keeps the current setting). ``progress``: ``None`` shows a
     progress bar only when stderr is a TTY, otherwise one log line per epoch.
     """
@@ -54,13 +56,14 @@ class TrainConfig:
     weight_decay: float = 0.0
     patience: int | None = 10
     eval_every: int = 1
+    valid_from: int = 1
     valid_metric: str = "NDCG@10"
     threads: int | None = None
     progress: bool | None = None
 
     def __post_init__(self) -> None:
-        if self.epochs < 0 or self.batch_size < 1 or self.eval_every < 1:
-            raise ConfigError("epochs must be >= 0, batch_size and eval_every >= 1")
+        if self.epochs < 0 or self.batch_size < 1 or self.eval_every < 1 or self.valid_from < 1:
+            raise ConfigError("epochs must be >= 0; batch_size, eval_every and valid_from >= 1")
         if self.patience is not None and self.patience < 1:
             raise ConfigError("patience must be >= 1 or None")
         parse_metric(self.valid_metric)
@@ -73,6 +76,11 @@ class TrainConfig:
     def keys(cls) -> tuple[str, ...]:
         """Names of the settings."""
         return tuple(f.name for f in fields(cls))
+
+
+def validates(epoch: int, config: TrainConfig) -> bool:
+    """Whether ``epoch`` (1-based) is a validation epoch under ``eval_every`` and ``valid_from``."""
+    return epoch >= config.valid_from and epoch % config.eval_every == 0
 
 
 def parse_metric(name: str) -> tuple[str, int]:
@@ -202,7 +210,7 @@ def fit_loop(
                     total += float(loss.detach())
                     batches += 1
                 value = None
-                if valid is not None and len(valid[1]) and epoch % config.eval_every == 0:
+                if valid is not None and len(valid[1]) and validates(epoch, config):
                     value = validation_score(model, valid[0], valid[1], config.valid_metric)
                     module.train()
                 record = {
