@@ -24,6 +24,10 @@ on the extended data instead of training from scratch; with the flag, the ``sequ
 synthesizer adds an arm ``sasrec+sequence-asrep``: SASRec on the fused data, starting from the
 synthesizer's reversed SASRec (``fit(..., init_from=synth.model_)``; same settings).
 
+Weighted arms (``--synthetic-weight W``): the fuser gives synthetic rows ``weight = W`` (real
+rows 1.0); BPR-MF, Mult-VAE (and Popularity, ItemKNN) scale each row's share of the loss by
+it, SASRec ignores it (and says so). Arms are then named ``+vae-w0.3`` etc.
+
 Quality: each fitted synthesizer also samples new users (as many as ``--quality-users``) and
 ``QualityReport.compute`` compares them with the real training users.
 """
@@ -144,6 +148,8 @@ def main() -> None:
     p.add_argument("--quality-users", type=int, default=5000)
     p.add_argument("--asrep", action="store_true",
                    help="also fine-tune SASRec from the sequence synthesizer's reversed SASRec (ASReP)")
+    p.add_argument("--synthetic-weight", type=float, default=None,
+                   help="weight column of synthetic rows (real rows 1.0); default: no weight column")
     p.add_argument("--held-out-hits", choices=["drop", "keep"], default="drop")
     p.add_argument("--quick-users", type=int, default=2000, help="--quick: users kept (lowest codes)")
     args = p.parse_args()
@@ -173,6 +179,7 @@ def main() -> None:
         "metrics": ["HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20"], "k": args.k,
         "short_users": f"<= {args.short} training interactions", "fuse": "prepend, only short users",
         "held_out_hits": args.held_out_hits, "segments": "fixed on the real data",
+        "synthetic_weight": args.synthetic_weight,
         "early_stopping": f"valid NDCG@10 every {args.eval_every} epoch(s), patience {args.patience} validations",
     }  # fmt: skip
     results: list[dict[str, Any]] = []
@@ -198,7 +205,9 @@ def main() -> None:
             hits = synthetic.frame.join(held, on=[C.USER, C.ITEM], how="semi").height
             if args.held_out_hits == "drop":
                 synthetic = Interactions(synthetic.frame.join(held, on=[C.USER, C.ITEM], how="anti"))
-            fuser = Fuser(only_users_with_at_most=args.short, allow_new_users=False, seed=seed)
+            fuser = Fuser(only_users_with_at_most=args.short, allow_new_users=False, seed=seed,
+                          weight=args.synthetic_weight)
+            arm = f"+{s_name}" + (f"-w{args.synthetic_weight:g}" if args.synthetic_weight is not None else "")
             fused, report = fuser.fuse(
                 split.train, synthetic, split=split if args.held_out_hits == "drop" else None
             )
@@ -221,7 +230,7 @@ def main() -> None:
             for m in args.models:
                 res, secs = fit_eval(m, fused, split, seed, args, rules, item_space)
                 row_extra = {**extra, "paired_vs_control": paired(controls[m], res, seg_names)}
-                results.append(_row(args, m, f"+{s_name}", "control", seed, res, secs, row_extra))
+                results.append(_row(args, m, arm, "control", seed, res, secs, row_extra))
                 _print(results[-1])
                 write_result(args.out, "generate_utility", results, quick=args.quick, protocol=protocol,
                              device=args.device)  # fmt: skip
@@ -229,7 +238,7 @@ def main() -> None:
                     res, secs = fit_eval(m, fused, split, seed, args, rules, item_space, init_from=synth.model_)
                     row_extra = {**extra, "paired_vs_control": paired(controls[m], res, seg_names),
                                  "init_from": "sequence synthesizer's reversed SASRec"}  # fmt: skip
-                    results.append(_row(args, m, f"+{s_name}-asrep", "control", seed, res, secs, row_extra))
+                    results.append(_row(args, m, f"{arm}-asrep", "control", seed, res, secs, row_extra))
                     _print(results[-1])
                     write_result(args.out, "generate_utility", results, quick=args.quick, protocol=protocol,
                                  device=args.device)  # fmt: skip

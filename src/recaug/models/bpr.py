@@ -1,7 +1,8 @@
 """``BPRMF``: matrix factorisation trained with Bayesian personalised ranking (Rendle et al. 2009).
 
 Score = user vector . item vector + item bias. One training row per training interaction,
-paired with a uniformly sampled item the user has not interacted with. Users the model has
+paired with a uniformly sampled item the user has not interacted with; a ``weight`` column
+(e.g. down-weighted synthetic rows from the fuser) scales each row's share of the loss. Users the model has
 no vector for (unknown codes, or no training rows) are folded in as the mean vector of their
 history items, or the mean user vector when the history is empty.
 """
@@ -20,7 +21,7 @@ from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
 from recaug.models.base import register
-from recaug.models.inputs import finish_scores
+from recaug.models.inputs import finish_scores, row_weights
 from recaug.models.losses import uniform_items
 from recaug.models.neural import NeuralRecommender
 
@@ -74,10 +75,12 @@ class BPRMF(NeuralRecommender):
     def fit(
         self, train: Interactions, valid: Interactions | None = None, *, item_space: int | None = None
     ) -> BPRMF:
-        """Train on (user, positive, sampled negative) triples."""
+        """Train on (user, positive, sampled negative) triples, weighted by ``weight`` if present."""
         self.item_space_ = n = self._item_space(train, valid, item_space)
         users = torch.from_numpy(train.users.astype(np.int64))
         items = torch.from_numpy(train.items.astype(np.int64))
+        weights = row_weights(train)
+        row_weight = None if weights is None else torch.from_numpy(weights)
         self.n_users_ = int(users.max()) + 1 if len(users) else 0
         self.known_users_ = torch.zeros(self.n_users_, dtype=torch.bool)
         self.known_users_[users] = True
@@ -99,7 +102,10 @@ class BPRMF(NeuralRecommender):
             pu, qi, qj = net.user_embedding(u), net.item_embedding(i), net.item_embedding(j)
             diff = (pu * (qi - qj)).sum(-1) + (net.item_bias(i) - net.item_bias(j)).squeeze(-1)
             penalty = pu.pow(2).sum() + qi.pow(2).sum() + qj.pow(2).sum()
-            return -F.logsigmoid(diff).mean() + self.reg * penalty / len(rows)
+            fit = F.logsigmoid(diff)
+            if row_weight is not None:
+                fit = fit * row_weight[rows].to(device)
+            return -fit.mean() + self.reg * penalty / len(rows)
 
         self._train(batch_loss, len(users), train, valid, gen)
         return self

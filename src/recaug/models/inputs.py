@@ -6,6 +6,8 @@ replaced by PAD / dropped, so scoring new data never indexes out of range.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -14,12 +16,37 @@ from recaug import columns as C
 from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
 
+logger = logging.getLogger("recaug.models")
 
-def item_counts(train: Interactions, item_space: int) -> np.ndarray:
-    """Interactions per item code (length ``item_space``, float64; PAD/MASK are 0)."""
+
+def row_weights(train: Interactions) -> np.ndarray | None:
+    """The ``weight`` column as float32 (missing values count 1.0), or ``None`` without one.
+
+    The fuser writes it to down-weight synthetic rows; models that honour it use it as the
+    row's share of the loss.
+    """
+    if C.WEIGHT not in train.columns:
+        return None
+    return np.nan_to_num(train.column(C.WEIGHT).astype(np.float32), nan=1.0)
+
+
+def warn_if_weighted(train: Interactions, model: str) -> None:
+    """Log that ``model`` trains on every row alike although ``train`` has a ``weight`` column."""
+    weights = row_weights(train)
+    if weights is not None and bool((weights != 1.0).any()):
+        logger.warning("%s ignores the %r column: every training row counts 1.0", model, C.WEIGHT)
+
+
+def item_counts(train: Interactions, item_space: int, *, weighted: bool = False) -> np.ndarray:
+    """Interactions per item code (length ``item_space``, float64; PAD/MASK are 0).
+
+    ``weighted``: sum the ``weight`` column instead of counting rows (when there is one).
+    """
     items = train.items.astype(np.int64)
-    items = items[items < item_space]
-    return np.bincount(items, minlength=item_space).astype(np.float64)[:item_space]
+    weights = row_weights(train) if weighted else None
+    keep = items < item_space
+    w = None if weights is None else weights[keep].astype(np.float64)
+    return np.bincount(items[keep], weights=w, minlength=item_space).astype(np.float64)[:item_space]
 
 
 def history_matrix(histories: Sequences, item_space: int, *, binary: bool = True) -> sp.csr_matrix:
@@ -35,15 +62,32 @@ def history_matrix(histories: Sequences, item_space: int, *, binary: bool = True
     return mat
 
 
-def user_item_matrix(train: Interactions, n_users: int, item_space: int) -> sp.csr_matrix:
-    """Binary sparse ``(n_users, item_space)`` matrix of training interactions."""
+def user_item_matrix(
+    train: Interactions, n_users: int, item_space: int, *, weighted: bool = False
+) -> sp.csr_matrix:
+    """Sparse ``(n_users, item_space)`` matrix of training interactions: 1.0 per (user, item).
+
+    ``weighted``: the entry is the largest ``weight`` of the pair's rows instead (when ``train``
+    has a weight column), so a synthetic pair weighted 0.3 counts 0.3 and a repeated real one 1.
+    """
     users = train.users.astype(np.int64)
     items = train.items.astype(np.int64)
     keep = (items < item_space) & (users >= 0) & (users < n_users)
-    data = np.ones(int(keep.sum()), dtype=np.float32)
-    mat = sp.csr_matrix((data, (users[keep], items[keep])), shape=(n_users, item_space))
-    mat.sum_duplicates()
-    mat.data[:] = 1.0
+    weights = row_weights(train) if weighted else None
+    if weights is None:
+        data = np.ones(int(keep.sum()), dtype=np.float32)
+        mat = sp.csr_matrix((data, (users[keep], items[keep])), shape=(n_users, item_space))
+        mat.sum_duplicates()
+        mat.data[:] = 1.0
+        return mat
+    keys = users[keep] * item_space + items[keep]
+    w = weights[keep]
+    order = np.lexsort((w, keys))  # by key, then weight: the last row of a key has its maximum
+    keys, w = keys[order], w[order]
+    last = np.r_[keys[1:] != keys[:-1], True] if len(keys) else np.zeros(0, dtype=bool)
+    keys, w = keys[last], w[last]
+    mat = sp.csr_matrix((w, (keys // item_space, keys % item_space)), shape=(n_users, item_space))
+    mat.eliminate_zeros()
     return mat
 
 

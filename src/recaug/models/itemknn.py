@@ -1,7 +1,9 @@
 """``ItemKNN``: item-based collaborative filtering with cosine similarity (Sarwar et al. 2001).
 
 ``sim(i, j) = |U_i & U_j| / (sqrt(|U_i|) sqrt(|U_j|) + shrink)`` on the binary item-user
-matrix, keeping the ``k`` most similar neighbours of every item. A history's score for item
+matrix (a ``weight`` column makes it the weighted matrix, with
+``sqrt(sum of squared weights)`` as the norm), keeping the ``k`` most similar neighbours of
+every item. A history's score for item
 ``j`` is the sum of ``sim(i, j)`` over its items ``i``; a tiny popularity term breaks ties (and
 is all that is left for empty histories).
 """
@@ -59,8 +61,8 @@ class ItemKNN(Recommender):
         """Build the top-``k`` cosine neighbourhood of every item (chunked sparse products)."""
         n = self._item_space(train, valid, item_space)
         n_users = int(train.users.max()) + 1 if len(train) else 0
-        x = user_item_matrix(train, n_users, n).T.tocsr()  # items x users
-        norms = np.sqrt(np.asarray(x.sum(axis=1)).ravel())
+        x = user_item_matrix(train, n_users, n, weighted=True).T.tocsr()  # items x users
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
         k = min(self.k, max(n - 1, 1))
         rows, cols, vals = [], [], []
         for lo in range(0, n, self.chunk_size):
@@ -84,7 +86,7 @@ class ItemKNN(Recommender):
             ),
             shape=(n, n),
         )
-        counts = item_counts(train, n)
+        counts = item_counts(train, n, weighted=True)
         self.popularity_ = (counts / max(counts.max(), 1.0)).astype(np.float32)
         self.item_space_ = n
         return self

@@ -1,7 +1,9 @@
 """``MultVAE`` (Liang et al. 2018): a variational autoencoder over each user's set of items.
 
 Training maximises the multinomial likelihood of the user's training items with a KL term
-annealed linearly from 0 to ``anneal_cap`` over ``total_anneal_steps`` updates. At score time
+annealed linearly from 0 to ``anneal_cap`` over ``total_anneal_steps`` updates. A ``weight``
+column (e.g. down-weighted synthetic rows from the fuser) becomes the item's entry in the
+user's input vector and its share of the likelihood. At score time
 the history is folded in: ``decode(encode(history).mu)``, so unknown users and new histories
 need no user parameters (an empty history decodes the network's bias: a popularity-like row).
 The network lives in :mod:`recaug.models.nets.vae` for reuse by the VAE synthesizer.
@@ -75,7 +77,7 @@ class MultVAE(NeuralRecommender):
         """Train on the bag of training items of every user, KL weight annealed per update."""
         self.item_space_ = self._item_space(train, valid, item_space)
         n_users = int(train.users.max()) + 1 if len(train) else 0
-        matrix = user_item_matrix(train, n_users, self.item_space_)
+        matrix = user_item_matrix(train, n_users, self.item_space_, weighted=True)
         users = np.flatnonzero(np.diff(matrix.indptr) > 0)
         self.module_ = net = self._new_module()
         device, step = self.torch_device, [0]

@@ -15,7 +15,10 @@ from recaug.models.inputs import finish_scores, item_counts
 
 @register
 class Popularity(Recommender):
-    """Score = number of training interactions of the item (the same for every user)."""
+    """Score = number of training interactions of the item (the same for every user).
+
+    With a ``weight`` column the score is the item's summed weight instead.
+    """
 
     name = "pop"
 
@@ -27,9 +30,10 @@ class Popularity(Recommender):
     def fit(
         self, train: Interactions, valid: Interactions | None = None, *, item_space: int | None = None
     ) -> Popularity:
-        """Count interactions per item."""
+        """Count interactions per item (sum of weights, when there is a ``weight`` column)."""
         self.item_space_ = self._item_space(train, valid, item_space)
-        self.counts_ = torch.from_numpy(item_counts(train, self.item_space_).astype(np.float32))
+        counts = item_counts(train, self.item_space_, weighted=True)
+        self.counts_ = torch.from_numpy(counts.astype(np.float32))
         return self
 
     def _score_all(self, histories: Sequences) -> torch.Tensor:

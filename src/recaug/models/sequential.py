@@ -33,7 +33,7 @@ from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
 from recaug.expand import Augmenter, epoch_seed
 from recaug.models import contrastive as cl
-from recaug.models.inputs import finish_scores, padded_items
+from recaug.models.inputs import finish_scores, padded_items, warn_if_weighted
 from recaug.models.losses import check_loss, info_nce, negatives_outside_rows, next_item_loss, uniform_items
 from recaug.models.neural import NeuralRecommender
 from recaug.models.reppad import repeat_pad_pairs
@@ -133,6 +133,8 @@ class NextItemRecommender(NeuralRecommender):
         (fine-tuning, e.g. ASReP's reversed pre-training).
         """
         self.item_space_ = self._item_space(train, valid, item_space)
+        if sequences is None:
+            warn_if_weighted(train, type(self).__name__)
         self.module_ = self._start_module(init_from)
         net = self.module_
         side = net.padding_side

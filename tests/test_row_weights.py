@@ -1,0 +1,70 @@
+"""The ``weight`` column (written by the fuser for synthetic rows) reaches the models' losses."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import random_split
+from recaug.data import Interactions
+from recaug.data.sequences import Sequences
+from recaug.models import BPRMF, ItemKNN, MultVAE, Popularity, SASRec
+from recaug.models.inputs import user_item_matrix
+
+
+def with_weights(train: Interactions, weights: np.ndarray) -> Interactions:
+    return Interactions.from_arrays(train.users, train.items, train.timestamps, weight=weights.astype(np.float32))
+
+
+def test_weighted_user_item_matrix_known_answer():
+    # user 0 has item 2 twice (weights 0.3 and 1.0: the max counts), user 1 item 3 at 0.5
+    train = Interactions.from_arrays([0, 0, 1, 1], [2, 2, 3, 4], weight=np.array([0.3, 1.0, 0.5, np.nan]))
+    dense = user_item_matrix(train, 2, 5, weighted=True).toarray()
+    assert dense.tolist() == [[0, 0, 1.0, 0, 0], [0, 0, 0, 0.5, 1.0]]
+    assert user_item_matrix(train, 2, 5).toarray().tolist() == [[0, 0, 1, 0, 0], [0, 0, 0, 1, 1]]
+
+
+def test_popularity_sums_weights():
+    train = Interactions.from_arrays([0, 1, 2, 0], [2, 2, 3, 3], weight=np.array([1.0, 0.25, 1.0, 1.0]))
+    counts = Popularity().fit(train, item_space=4).counts_
+    assert counts[2:].tolist() == [1.25, 2.0]
+
+
+def test_unit_weights_change_nothing():
+    split = random_split(0, 30, (4, 9), 25)
+    ones = with_weights(split.train, np.ones(len(split.train)))
+    for make in (lambda: BPRMF(epochs=2, dim=8), lambda: MultVAE(epochs=2, hidden_dims=[16], latent_dim=4)):
+        a, b = make().fit(split.train, item_space=25), make().fit(ones, item_space=25)
+        histories = Sequences.from_interactions(split.train)
+        assert torch.equal(a.score(histories), b.score(histories))
+    a, b = ItemKNN().fit(split.train, item_space=25), ItemKNN().fit(ones, item_space=25)
+    assert np.allclose(a.similarity_.toarray(), b.similarity_.toarray())
+
+
+def test_bpr_rows_of_weight_zero_do_not_train():
+    split = random_split(1, 20, (4, 8), 30)
+    weights = np.where(split.train.users == 0, 0.0, 1.0)
+    fitted = BPRMF(epochs=3, dim=8, reg=0.0, patience=None).fit(with_weights(split.train, weights), item_space=30)
+    untrained = BPRMF(epochs=0, dim=8, reg=0.0).fit(split.train, item_space=30)
+    user0 = fitted.module_.user_embedding.weight[0]
+    assert torch.equal(user0, untrained.module_.user_embedding.weight[0])  # only weight-0 rows touch it
+    assert not torch.equal(fitted.module_.user_embedding.weight[1], untrained.module_.user_embedding.weight[1])
+
+
+def test_multvae_weights_change_the_model():
+    split = random_split(2, 30, (4, 9), 25)
+    half = with_weights(split.train, np.full(len(split.train), 0.5))
+    a = MultVAE(epochs=2, hidden_dims=[16], latent_dim=4).fit(split.train, item_space=25)
+    b = MultVAE(epochs=2, hidden_dims=[16], latent_dim=4).fit(half, item_space=25)
+    assert not torch.equal(a.score(Sequences.from_interactions(split.train)), b.score(Sequences.from_interactions(split.train)))
+
+
+def test_sequential_models_say_they_ignore_weights(caplog: pytest.LogCaptureFixture):
+    split = random_split(3, 10, (4, 6), 20)
+    weighted = with_weights(split.train, np.full(len(split.train), 0.5))
+    with caplog.at_level(logging.WARNING, logger="recaug.models"):
+        SASRec(epochs=1, hidden=8, n_heads=1, n_layers=1, max_len=8).fit(weighted, item_space=20)
+    assert any("ignores the 'weight' column" in r.getMessage() for r in caplog.records)
