@@ -181,8 +181,13 @@ def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
             for s in r.get("extra", {}).get("paired_vs_control", {}):
                 if s != "all" and s not in segs:
                     segs.append(s)
-        out += [f"### {title} ({doc['_file']}{tag})", "",
-                "| dataset | variant | seeds | HR@10 | NDCG@10 | NDCG@10 lift (all) | "
+        proto = doc.get("protocol", {})
+        notes = [f"early stopping: {proto['early_stopping']}"] if proto.get("early_stopping") else []
+        if proto.get("synthetic_weight") is not None:
+            notes.append(f"synthetic rows weighted {proto['synthetic_weight']:g}")
+        out += [f"### {title} ({doc['_file']}{tag})", ""]
+        out += [f"*{'; '.join(notes)}*", ""] if notes else []
+        out += ["| dataset | variant | seeds | HR@10 | NDCG@10 | NDCG@10 lift (all) | "
                 + " | ".join(f"NDCG@10 {s} | lift {s}" for s in segs) + " |",
                 "|---|---|---|---:|---:|---:|" + "---:|---:|" * len(segs)]
         for (ds, var, _ctl), rs in sorted(groups.items(), key=lambda x: (x[0][0], x[0][2] is not None, x[0][1])):
