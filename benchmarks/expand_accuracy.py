@@ -57,6 +57,14 @@ OFFLINE: dict[str, tuple[dict[str, Any], int, bool]] = {
     "repeat_pad": ({"op": "repeat_pad", "max_len": SASREC["max_len"] + 1}, 1, False),
     # explicit prefix expansion (RecBole-style training instances), one row per prefix
     "slice_prefix": ({"op": "slice", "kind": "prefix", "min_len": 2, "max_len": SASREC["max_len"] + 1}, 1, False),
+    # the pipeline's configs/beauty_expand.yaml policy: one of crop 0.6 / mask 0.3 / reorder 0.3, one
+    # view per row next to the original (MASK stays a token here; the pipeline drops it)
+    "cmr": (
+        {"op": "one_of", "ops": [{"op": "crop", "eta": 0.6}, {"op": "mask", "gamma": 0.3},
+                                 {"op": "reorder", "beta": 0.3}]},
+        1,
+        True,
+    ),
     # CoSeRec-style length-aware policy: correlated insert/substitute for short rows, crop/mask/reorder
     # for longer ones; two views per row next to the original
     "length_aware": (
@@ -87,6 +95,7 @@ VARIANTS: dict[str, tuple[str | None, dict[str, Any], str | None]] = {
     "sasrec-ce+reppad": ("sasrec-ce", {"loss": "ce", "repeat_pad": True}, None),
     "sasrec-bce+slice": ("sasrec-bce", {"loss": "bce"}, "slice_prefix"),
     "sasrec-bce+coserec": ("sasrec-bce", {"loss": "bce"}, "length_aware"),
+    "sasrec-bce+cmr": ("sasrec-bce", {"loss": "bce"}, "cmr"),
 }
 DEFAULT_VARIANTS = ["sasrec-bce", "sasrec-bce+offline", "sasrec-bce+cl4srec", "sasrec-ce", "sasrec-ce+aug"]
 
