@@ -28,6 +28,12 @@ Weighted arms (``--synthetic-weight W``): the fuser gives synthetic rows ``weigh
 rows 1.0); BPR-MF, Mult-VAE (and Popularity, ItemKNN) scale each row's share of the loss by
 it, SASRec ignores it (and says so). Arms are then named ``+vae-w0.3`` etc.
 
+Greedy arms (``--complete-temperature T``): the synthesizers draw completions from
+``softmax(scores / T)`` (VAE ``complete_temperature``, GAN ``complete_temperature``, sequence
+``temperature``); ``T = 0`` takes the most likely items (the VAE decodes the posterior mean).
+Arms are then named ``+vae-t0`` etc. ``held_out_hits`` is reported split into validation and
+test hits, a direct measure of how plausible the completions are.
+
 Quality: each fitted synthesizer also samples new users (as many as ``--quality-users``) and
 ``QualityReport.compute`` compares them with the real training users.
 """
@@ -150,6 +156,8 @@ def main() -> None:
                    help="also fine-tune SASRec from the sequence synthesizer's reversed SASRec (ASReP)")
     p.add_argument("--synthetic-weight", type=float, default=None,
                    help="weight column of synthetic rows (real rows 1.0); default: no weight column")
+    p.add_argument("--complete-temperature", type=float, default=None,
+                   help="completion temperature of every synthesizer (0 = most likely items); default: theirs")
     p.add_argument("--held-out-hits", choices=["drop", "keep"], default="drop")
     p.add_argument("--quick-users", type=int, default=2000, help="--quick: users kept (lowest codes)")
     args = p.parse_args()
@@ -179,7 +187,7 @@ def main() -> None:
         "metrics": ["HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20"], "k": args.k,
         "short_users": f"<= {args.short} training interactions", "fuse": "prepend, only short users",
         "held_out_hits": args.held_out_hits, "segments": "fixed on the real data",
-        "synthetic_weight": args.synthetic_weight,
+        "synthetic_weight": args.synthetic_weight, "complete_temperature": args.complete_temperature,
         "early_stopping": f"valid NDCG@10 every {args.eval_every} epoch(s), patience {args.patience} validations",
     }  # fmt: skip
     results: list[dict[str, Any]] = []
@@ -195,6 +203,9 @@ def main() -> None:
         for s_name in args.synthesizers:
             cfg = {**SYNTHS[s_name], "epochs": args.synth_epochs, "seed": seed, "device": args.device,
                    "threads": args.threads, "progress": False}  # fmt: skip
+            if args.complete_temperature is not None:
+                key = "temperature" if s_name == "sequence" else "complete_temperature"
+                cfg[key] = args.complete_temperature
             synth = from_config(cfg)
             t0 = time.perf_counter()
             synth.fit(split.train, item_space=item_space, items=dataset.items)
@@ -203,11 +214,13 @@ def main() -> None:
             synthetic = synth.complete(short_hist, args.k, seed=seed)
             complete_s = time.perf_counter() - t0
             hits = synthetic.frame.join(held, on=[C.USER, C.ITEM], how="semi").height
+            valid_hits = synthetic.frame.join(split.valid.frame, on=[C.USER, C.ITEM], how="semi").height
             if args.held_out_hits == "drop":
                 synthetic = Interactions(synthetic.frame.join(held, on=[C.USER, C.ITEM], how="anti"))
             fuser = Fuser(only_users_with_at_most=args.short, allow_new_users=False, seed=seed,
                           weight=args.synthetic_weight)
             arm = f"+{s_name}" + (f"-w{args.synthetic_weight:g}" if args.synthetic_weight is not None else "")
+            arm += f"-t{args.complete_temperature:g}" if args.complete_temperature is not None else ""
             fused, report = fuser.fuse(
                 split.train, synthetic, split=split if args.held_out_hits == "drop" else None
             )
@@ -218,13 +231,14 @@ def main() -> None:
             extra = {
                 "synthesizer": cfg, "loss_history": synth.loss_history_[-3:],
                 "synthetic_rows": len(synthetic), "held_out_hits": hits,
+                "held_out_hits_valid": valid_hits, "held_out_hits_test": hits - valid_hits,
                 "fuse": {"users_extended": report.users_extended, "dropped": report.dropped},
                 "quality": {"scores": quality.scores, "overall": quality.overall, "privacy": quality.privacy},
                 "synth_seconds": {"fit": synth_fit, "complete": complete_s, "sample": sample_s,
                                   "sample_users": len(np.unique(new_users.users))},
             }  # fmt: skip
             print(f"  {s_name}: fit {synth_fit:.1f}s, complete {complete_s:.1f}s ({len(synthetic)} rows, "
-                  f"{hits} held-out hits), sample {sample_s:.1f}s, quality overall {quality.overall:.3f} "
+                  f"{hits} held-out hits, {valid_hits} of them validation), sample {sample_s:.1f}s, quality overall {quality.overall:.3f} "
                   f"{ {k: round(v, 3) for k, v in quality.scores.items()} } privacy {quality.privacy:.3f}",
                   flush=True)  # fmt: skip
             for m in args.models:

@@ -185,6 +185,9 @@ def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
         notes = [f"early stopping: {proto['early_stopping']}"] if proto.get("early_stopping") else []
         if proto.get("synthetic_weight") is not None:
             notes.append(f"synthetic rows weighted {proto['synthetic_weight']:g}")
+        if proto.get("complete_temperature") is not None:
+            notes.append(f"completions drawn at temperature {proto['complete_temperature']:g}"
+                         + (" (most likely items)" if proto["complete_temperature"] == 0 else ""))
         out += [f"### {title} ({doc['_file']}{tag})", ""]
         out += [f"*{'; '.join(notes)}*", ""] if notes else []
         out += ["| dataset | variant | seeds | HR@10 | NDCG@10 | NDCG@10 lift (all) | "

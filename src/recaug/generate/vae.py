@@ -9,7 +9,9 @@ from prior draws). Training runs through :func:`recaug.models.training.fit_loop`
 * new users: ``z ~ N(0, I)`` (per-user stream) -> decoder logits -> a length from the
   training length distribution -> that many distinct items from ``softmax(logits / T)``;
 * completion: encode the history, draw ``z`` from the posterior ``N(mu, sigma^2)``, decode, and
-  draw ``k`` items outside the history;
+  draw ``k`` items outside the history; with ``complete_temperature=0`` the posterior mean is
+  decoded and the ``k`` top-scoring unseen items are taken (the most plausible completion,
+  deterministic);
 * ``condition={"category": c}`` restricts the draw to items of category ``c``.
 """
 
@@ -121,6 +123,8 @@ class VAESynthesizer(SetSynthesizer):
     def _history_logits(self, x: torch.Tensor, users: np.ndarray, seed: int) -> torch.Tensor:
         assert self.net_ is not None
         mu, logvar = self.net_.encode(x)
+        if self.complete_temperature == 0:
+            return self.net_.decode(mu)
         eps = normal_matrix(seed, users, self.latent_dim, SALT_LATENT).to(mu.device)
         return self.net_.decode(mu + torch.exp(0.5 * logvar) * eps)
 
