@@ -29,8 +29,8 @@ rows 1.0); BPR-MF, Mult-VAE (and Popularity, ItemKNN) scale each row's share of 
 it, SASRec ignores it (and says so). Arms are then named ``+vae-w0.3`` etc.
 
 Greedy arms (``--complete-temperature T``): the synthesizers draw completions from
-``softmax(scores / T)`` (VAE ``complete_temperature``, GAN ``complete_temperature``, sequence
-``temperature``); ``T = 0`` takes the most likely items (the VAE decodes the posterior mean).
+``softmax(scores / T)`` (every synthesizer's ``complete_temperature``; the default since stop 12
+is 0 for all three); ``T = 0`` takes the most likely items (the VAE decodes the posterior mean).
 Arms are then named ``+vae-t0`` etc. ``held_out_hits`` is reported split into validation and
 test hits, a direct measure of how plausible the completions are.
 
@@ -187,7 +187,8 @@ def main() -> None:
         "metrics": ["HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20"], "k": args.k,
         "short_users": f"<= {args.short} training interactions", "fuse": "prepend, only short users",
         "held_out_hits": args.held_out_hits, "segments": "fixed on the real data",
-        "synthetic_weight": args.synthetic_weight, "complete_temperature": args.complete_temperature,
+        "synthetic_weight": args.synthetic_weight,
+        "complete_temperature": "synthesizer default" if args.complete_temperature is None else args.complete_temperature,
         "early_stopping": f"valid NDCG@10 every {args.eval_every} epoch(s), patience {args.patience} validations",
     }  # fmt: skip
     results: list[dict[str, Any]] = []
@@ -204,8 +205,7 @@ def main() -> None:
             cfg = {**SYNTHS[s_name], "epochs": args.synth_epochs, "seed": seed, "device": args.device,
                    "threads": args.threads, "progress": False}  # fmt: skip
             if args.complete_temperature is not None:
-                key = "temperature" if s_name == "sequence" else "complete_temperature"
-                cfg[key] = args.complete_temperature
+                cfg["complete_temperature"] = args.complete_temperature
             synth = from_config(cfg)
             t0 = time.perf_counter()
             synth.fit(split.train, item_space=item_space, items=dataset.items)

@@ -309,3 +309,24 @@ def test_sequence_directions_place_rows(split):
     joined = out.frame.join(last, on=C.USER)
     assert (joined[C.TIME] > joined["t1"]).all()
     assert (fwd.sample(5, seed=0).frame[C.SOURCE] == "sequence").all()
+
+
+def test_sequence_greedy_completion_prepends_the_top_scoring_item(fitted, split):
+    """Default ``complete_temperature=0``: the reversed model's argmax, whatever the seed."""
+    synth = fitted["sequence"]
+    assert synth.complete_temperature == 0.0
+    a = synth.complete(split.train, 1, seed=0)
+    assert a.frame.select(C.USER, C.ITEM).equals(synth.complete(split.train, 1, seed=5).frame.select(C.USER, C.ITEM))
+    user = int(a.users[0])
+    hist = split.train.frame.filter(pl.col(C.USER) == user).sort(C.TIME)[C.ITEM].to_list()
+    scores = synth.model_.score(Sequences.from_lists([hist[::-1]], users=[user]))[0].clone()
+    scores[hist] = -torch.inf
+    scores[torch.from_numpy(~synth.allowed_items())] = -torch.inf
+    assert int(a.items[0]) == int(torch.argmax(scores))
+
+
+def test_sequence_tempered_completion_depends_on_the_seed(split):
+    synth = make("sequence", complete_temperature=5.0).fit(split.train, item_space=ITEM_SPACE)
+    a = synth.complete(split.train, 3, seed=0).frame.select(C.USER, C.ITEM)
+    assert a.equals(synth.complete(split.train, 3, seed=0).frame.select(C.USER, C.ITEM))
+    assert not a.equals(synth.complete(split.train, 3, seed=1).frame.select(C.USER, C.ITEM))

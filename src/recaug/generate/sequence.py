@@ -7,14 +7,16 @@ training interactions with per-user time reversed (``direction="backward"``, the
 they are (``direction="forward"``: continuation sampling).
 
 * ``complete(histories, k)``: ``k`` items generated one at a time (each step one batched SASRec
-  pass over the users still generating, a draw from ``softmax(scores / temperature)`` excluding
-  everything already in the row). Backward: the items are *prepended*, with timestamps
+  pass over the users still generating, excluding everything already in the row): the
+  top-scoring item by default (``complete_temperature=0``: on Beauty greedy prepending lifted
+  BPR-MF NDCG@10 by +58% where draws at temperature 1 cost 3.5%), or a draw from
+  ``softmax(scores / complete_temperature)``. Backward: the items are *prepended*, with timestamps
   ``t0 - k, ..., t0 - 1`` before the user's first interaction. Forward: appended after the last
   one (``t_last + 1, ...``; fuse with ``placement="prepend"`` or mind leakage yourself).
 * ``sample(n)``: each new user starts from an item drawn by training popularity and is grown
   in the model's direction to a length from the training length distribution (at most
   ``max_new_length``); backward-grown rows are reversed into time order. Timestamps are
-  positions.
+  positions. Draws use ``softmax(scores / temperature)`` (new users need variety).
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class SequenceSynthesizer(Synthesizer):
         dropout: float = 0.5,
         loss: str = "bce",
         temperature: float = 1.0,
+        complete_temperature: float = 0.0,
         max_new_length: int | None = 50,
         epochs: int = 30,
         batch_size: int = 256,
@@ -93,14 +96,15 @@ class SequenceSynthesizer(Synthesizer):
         )  # fmt: skip
         if direction not in DIRECTIONS:
             raise ConfigError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
-        if temperature < 0 or (max_new_length is not None and max_new_length < 1):
-            raise ConfigError("temperature must be >= 0 and max_new_length >= 1 (or None)")
+        if min(temperature, complete_temperature) < 0 or (max_new_length is not None and max_new_length < 1):
+            raise ConfigError("temperature and complete_temperature must be >= 0 and max_new_length >= 1 (or None)")
         self.direction = direction
         self.sasrec_settings = {
             "max_len": max_len, "hidden": hidden, "n_layers": n_layers, "n_heads": n_heads,
             "dropout": dropout, "loss": loss,
         }  # fmt: skip
         self.temperature = float(temperature)
+        self.complete_temperature = float(complete_temperature)
         self.max_new_length = max_new_length
         self.model_: SASRec | None = None
         self._sasrec()  # validate the SASRec settings now
@@ -112,6 +116,7 @@ class SequenceSynthesizer(Synthesizer):
             **self.sasrec_settings,
             "direction": self.direction,
             "temperature": self.temperature,
+            "complete_temperature": self.complete_temperature,
             "max_new_length": self.max_new_length,
         }
 
@@ -130,7 +135,9 @@ class SequenceSynthesizer(Synthesizer):
         ]
 
     # -- generation -------------------------------------------------------------------------
-    def _grow(self, seqs: Sequences, steps: np.ndarray, seed: int, allowed: np.ndarray) -> np.ndarray:
+    def _grow(
+        self, seqs: Sequences, steps: np.ndarray, seed: int, allowed: np.ndarray, temperature: float
+    ) -> np.ndarray:
         """``(rows, max(steps))`` items appended one by one in the model's direction (-1 = none)."""
         assert self.model_ is not None
         n = self.item_space_ or 0
@@ -153,7 +160,7 @@ class SequenceSynthesizer(Synthesizer):
                     it = sub.items.astype(np.int64)
                     ok = it < n
                     scores[torch.from_numpy(r[ok]), torch.from_numpy(it[ok])] = -torch.inf
-                    out[rows, t] = categorical(scores, keys[rows], seed, SALT_STEP, t, self.temperature)
+                    out[rows, t] = categorical(scores, keys[rows], seed, SALT_STEP, t, temperature)
                 got = active[out[active, t] >= 0]
                 cur = append_items(cur, got, out[got, t])
         return out
@@ -167,7 +174,7 @@ class SequenceSynthesizer(Synthesizer):
         lengths = np.maximum(self.sample_lengths(users, seed, cap), 1)
         start = inverse_cdf(np.where(allowed, self.item_counts_, 0.0), row_uniform(seed, users, SALT_PICK))
         seqs = Sequences(np.arange(len(users) + 1), start.astype(np.int32), users)
-        grown = self._grow(seqs, lengths - 1, seed, allowed)
+        grown = self._grow(seqs, lengths - 1, seed, allowed, self.temperature)
         full = np.concatenate([start[:, None], grown], axis=1)
         take = full >= 0
         rows = Sequences(np.r_[0, np.cumsum(take.sum(axis=1))], full[take], users)
@@ -178,7 +185,7 @@ class SequenceSynthesizer(Synthesizer):
 
     def _complete(self, seqs: Sequences, k: int, seed: int, allowed: np.ndarray) -> Sequences:
         model_rows = reverse_rows(seqs) if self.direction == "backward" else seqs
-        grown = self._grow(model_rows, np.full(len(seqs), k), seed, allowed)
+        grown = self._grow(model_rows, np.full(len(seqs), k), seed, allowed, self.complete_temperature)
         take = grown >= 0
         counts = take.sum(axis=1)
         offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)

@@ -8,10 +8,13 @@ from prior draws). Training runs through :func:`recaug.models.training.fit_loop`
 
 * new users: ``z ~ N(0, I)`` (per-user stream) -> decoder logits -> a length from the
   training length distribution -> that many distinct items from ``softmax(logits / T)``;
-* completion: encode the history, draw ``z`` from the posterior ``N(mu, sigma^2)``, decode, and
-  draw ``k`` items outside the history; with ``complete_temperature=0`` the posterior mean is
-  decoded and the ``k`` top-scoring unseen items are taken (the most plausible completion,
-  deterministic);
+* completion: by default (``complete_temperature=0``) the posterior mean is decoded and the
+  ``k`` top-scoring items outside the history are taken (the most plausible completion,
+  deterministic); with ``complete_temperature=T > 0``, ``z`` is drawn from the posterior
+  ``N(mu, sigma^2)`` and ``k`` unseen items from ``softmax(logits / T)``. The default is greedy
+  because that is what helps a recommender: on Beauty (seed 0) completing short users greedily
+  lifted BPR-MF NDCG@10 by +81% and SASRec by +8%, where draws at ``T=1`` (8x fewer held-out
+  hits) did not (``benchmarks/README.md``);
 * ``condition={"category": c}`` restricts the draw to items of category ``c``.
 """
 
@@ -51,7 +54,7 @@ class VAESynthesizer(SetSynthesizer):
         batch_size: int = 256,
         lr: float = 1e-3,
         temperature: float = 1.0,
-        complete_temperature: float = 1.0,
+        complete_temperature: float = 0.0,
         order: str = "greedy",
         seed: int = 0,
         device: str = "auto",
