@@ -185,7 +185,7 @@ def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
         notes = [f"early stopping: {proto['early_stopping']}"] if proto.get("early_stopping") else []
         if proto.get("synthetic_weight") is not None:
             notes.append(f"synthetic rows weighted {proto['synthetic_weight']:g}")
-        if proto.get("complete_temperature") is not None:
+        if isinstance(proto.get("complete_temperature"), int | float):
             notes.append(f"completions drawn at temperature {proto['complete_temperature']:g}"
                          + (" (most likely items)" if proto["complete_temperature"] == 0 else ""))
         out += [f"### {title} ({doc['_file']}{tag})", ""]
@@ -205,12 +205,50 @@ def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
     return out
 
 
+def synthesizers(docs: list[dict[str, Any]]) -> list[str]:
+    """One row per fitted synthesizer (file, dataset, arm, seed): quality scores, hits, cost.
+
+    Quality scores are ``QualityReport`` properties in [0, 1] (1 = indistinguishable from the
+    real training users; ``discriminator`` is 1 - 2·|AUC - 0.5|); held-out hits count completion
+    rows equal to a user's validation/test item (dropped before fusion).
+    """
+    rows: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+    for doc in docs:
+        if doc.get("benchmark") != "generate_utility" or doc.get("quick"):
+            continue
+        for r in doc["results"]:
+            ex = r.get("extra", {})
+            if "quality" not in ex:
+                continue
+            arm = r["variant"].split("+", 1)[1]
+            if arm.endswith("-asrep"):  # same synthesizer as its plain arm
+                continue
+            rows.setdefault((doc["_file"], r["dataset"], arm, r["seed"]), ex)
+    if not rows:
+        return []
+    props = ["length", "popularity", "category", "transitions", "discriminator"]
+    out = ["### Synthesizers: quality of sampled users, plausibility of completions, cost", "",
+           "| file | dataset | synthesizer | seed | " + " | ".join(props)
+           + " | overall | privacy | completion rows | held-out hits (valid/test) | fit s | complete s | sample s |",
+           "|---|---|---|---:|" + "---:|" * (len(props) + 7)]  # fmt: skip
+    for (file, ds, arm, seed), ex in sorted(rows.items()):
+        q, t = ex["quality"], ex.get("synth_seconds", {})
+        hits = f"{ex.get('held_out_hits_valid', '–')}/{ex['held_out_hits'] - ex['held_out_hits_valid']}" if (
+            "held_out_hits_valid" in ex) else str(ex.get("held_out_hits", "–"))
+        cells = [file, ds, arm, str(seed)] + [f"{q['scores'].get(k, float('nan')):.3f}" for k in props]
+        cells += [f"{q['overall']:.3f}", f"{q['privacy']:.3f}", str(ex.get("synthetic_rows", "–")), hits]
+        cells += [f"{t[k]:.0f}" if k in t else "–" for k in ("fit", "complete", "sample")]
+        out.append("| " + " | ".join(cells) + " |")
+    return out + [""]
+
+
 def main() -> None:
     """Rewrite the generated part of benchmarks/README.md."""
     docs = _load()
     body = data_tables(docs) + reproduction(docs) + throughput(docs)
     body += paired(docs, "expand_accuracy", "Expand: control vs augmented")
     body += paired(docs, "generate_utility", "Generate: control vs synthetic data")
+    body += synthesizers(docs)
     text = README.read_text() if README.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
     head, _, rest = text.partition(BEGIN)
     _, _, tail = rest.partition(END)
