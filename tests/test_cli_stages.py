@@ -257,6 +257,26 @@ def test_generate_samples_synthetic_users(shop: Path, tmp_path: Path) -> None:
     assert json.loads(fused.stdout)["users_new"] == 20
 
 
+def test_generate_complete_extends_only_short_users(shop: Path, tmp_path: Path) -> None:
+    out = tmp_path / "gen"
+    result = invoke("generate", shop, "--method", "vae", "-p", "epochs=1", "--complete", "2", "--max-history", "4",
+                    "-o", out, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["mode"] == "complete" and doc["complete_k"] == 2 and doc["max_history"] == 4
+    synthetic = pl.read_parquet(out / "synthetic.parquet")
+    train = pl.read_parquet(out / "split" / "train.parquet")
+    counts = train.group_by("user_id").len()
+    short = set(counts.filter(pl.col("len") <= 4).get_column("user_id"))
+    assert short and set(synthetic.get_column("user_id").unique()) == short
+    assert (synthetic.group_by("user_id").len().get_column("len") == 2).all()
+    assert synthetic.join(train, on=["user_id", "item_id"], how="semi").height == 0  # new items only
+    first = train.group_by("user_id").agg(pl.col("timestamp").min().alias("t0"))
+    assert (synthetic.join(first, on="user_id")["timestamp"] < synthetic.join(first, on="user_id")["t0"]).all()
+    assert invoke("generate", shop, "--method", "vae", "--complete", "2", "--n-users", "3",
+                  "-o", tmp_path / "g2").exit_code == 2  # fmt: skip
+
+
 def test_generate_bad_settings(shop: Path, tmp_path: Path) -> None:
     assert invoke("generate", shop, "--method", "no-such", "-o", tmp_path / "g").exit_code == 2
     assert invoke("generate", shop, "--method", "vae", "-p", "bogus=1", "-o", tmp_path / "g").exit_code == 2

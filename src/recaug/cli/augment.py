@@ -202,6 +202,17 @@ def generate(
         int | None,
         typer.Option("--n-users", help="Synthetic users to sample (default: as many as train has)."),
     ] = None,
+    complete: Annotated[
+        int | None,
+        typer.Option(
+            "--complete",
+            help="Instead of sampling new users, add K plausible items before the history of every "
+            "training user with at most --max-history interactions.",
+        ),
+    ] = None,
+    max_history: Annotated[
+        int, typer.Option("--max-history", help="--complete: users with at most this many training rows.")
+    ] = 5,
     split: SplitOpt = "leave_last_out",
     seed: SeedOpt = 0,
     force: ForceOpt = False,
@@ -210,13 +221,19 @@ def generate(
 ) -> None:
     """Split DATA, fit a synthesizer on the training part only and sample synthetic users.
 
-    Writes OUT/synthetic.parquet (source = the synthesizer), OUT/split/ and OUT/summary.json.
+    With --complete K it instead completes the short training histories (K items each, the most
+    plausible ones unless the synthesizer's complete_temperature says otherwise). Writes
+    OUT/synthetic.parquet (source = the synthesizer), OUT/split/ and OUT/summary.json.
     """
     with reporting_errors():
         from recaug.cli._flow import load_data, make_split, split_settings, write_split
 
         if n_users is not None and n_users < 0:
             raise ConfigError(f"--n-users must be >= 0, got {n_users}")
+        if complete is not None and (n_users is not None or complete < 1 or max_history < 0):
+            raise ConfigError(
+                "--complete K needs K >= 1 and --max-history >= 0, and cannot be combined with --n-users"
+            )
         settings = split_settings(split)
         params = parse_params(param)
         synth = _build_synthesizer(method, params, seed)
@@ -231,10 +248,15 @@ def generate(
         if "items" in accepted:
             fit_kw["items"] = dataset.items
         synth.fit(parts.train, **fit_kw)
-        sample_kw: dict[str, Any] = {"seed": seed}
-        if n_users is not None:
-            sample_kw["n_users"] = n_users
-        synthetic = synth.sample(**sample_kw)
+        if complete is not None:
+            from recaug.generate import short_histories
+
+            synthetic = synth.complete(short_histories(parts.train, max_history), complete, seed=seed)
+        else:
+            sample_kw: dict[str, Any] = {"seed": seed}
+            if n_users is not None:
+                sample_kw["n_users"] = n_users
+            synthetic = synth.sample(**sample_kw)
         frame = synthetic.frame if hasattr(synthetic, "frame") else pl.DataFrame(synthetic)
         if len(frame) and (frame.get_column(C.SOURCE) == C.REAL).any():
             frame = frame.with_columns(pl.lit(method).alias(C.SOURCE))
@@ -248,6 +270,8 @@ def generate(
                 "data": str(data),
                 "method": method,
                 "params": params,
+                "mode": "sample" if complete is None else "complete",
+                **({} if complete is None else {"complete_k": complete, "max_history": max_history}),
                 "seed": seed,
                 "split": settings,
                 "rows_in": len(parts.train),
@@ -259,8 +283,9 @@ def generate(
         if as_json:
             print_json(doc)
             return
+        what = "users" if complete is None else f"short users (<= {max_history} training rows, {complete} items each)"
         say(
-            f"wrote {output}: {doc['rows_out']:,} synthetic rows for {doc['synthetic_users']:,} users "
+            f"wrote {output}: {doc['rows_out']:,} synthetic rows for {doc['synthetic_users']:,} {what} "
             f"({method}, fitted on {doc['rows_in']:,} training rows) in {doc['seconds']:.2f} s"
         )
 

@@ -9,10 +9,10 @@ synthetic users, ``complete(histories, k)`` for existing sparse users, ``save``/
     from recaug.generate import from_config
     synth = from_config({"method": "vae", "epochs": 20}).fit(split.train, items=dataset.items)
     new_users = synth.sample(1000, seed=0, condition={"category": "Makeup"})
-    extra = synth.complete(split.train, k=5, seed=0)
+    extra = synth.complete(short_histories(split.train, 5), k=5, seed=0)  # users with <= 5 rows
 """
 
-from recaug.generate.base import Synthesizer
+from recaug.generate.base import Synthesizer, short_histories
 from recaug.generate.gan import GANSynthesizer
 from recaug.generate.order import OrderModel
 from recaug.generate.registry import available, config_keys, from_config, get_synthesizer, register
@@ -30,4 +30,5 @@ __all__ = [
     "from_config",
     "get_synthesizer",
     "register",
+    "short_histories",
 ]

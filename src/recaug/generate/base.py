@@ -66,6 +66,18 @@ def rows_to_interactions(users: np.ndarray, items: np.ndarray, ts: np.ndarray, s
     return Interactions(frame)
 
 
+def short_histories(train: Interactions, max_history: int) -> Interactions:
+    """The rows of users with at most ``max_history`` interactions in ``train``.
+
+    These are the users completion is for: ``synth.complete(short_histories(split.train, 5), k)``.
+    """
+    if max_history < 0:
+        raise ConfigError(f"max_history must be >= 0, got {max_history}")
+    counts = train.frame.group_by(C.USER).len()
+    short = counts.filter(pl.col("len") <= max_history).get_column(C.USER)
+    return Interactions(train.frame.filter(pl.col(C.USER).is_in(short.implode())))
+
+
 def as_sequences(histories: Interactions | Sequences) -> Sequences:
     """``Sequences`` view of ``histories`` (one row per user for ``Interactions``)."""
     if isinstance(histories, Sequences):

@@ -197,9 +197,7 @@ def run_generate(
         )
     synth.fit(split.train)
     if cfg.mode == "complete":
-        counts = split.train.frame.group_by(C.USER).len()
-        short = counts.filter(pl.col("len") <= cfg.complete_max_history).get_column(C.USER)
-        histories = split.train.filter(pl.col(C.USER).is_in(short.implode()))
+        histories = G.short_histories(split.train, cfg.complete_max_history)
         synthetic = synth.complete(histories, cfg.complete_k, seed=seed)
     else:
         synthetic = synth.sample(seed=seed, **cfg.sample)
