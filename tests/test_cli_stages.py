@@ -209,6 +209,16 @@ def test_fuse_rejects_leaking_synthetic_rows(expanded: Path, tmp_path: Path) -> 
     result = invoke("fuse", expanded / "split", leak, "-o", tmp_path / "f")
     assert result.exit_code == 3 and "Traceback" not in result.output
     assert not (tmp_path / "f").exists()
+    # --held-out-hits drop: the guessed pairs are removed and counted, never fused
+    result = invoke("fuse", expanded / "split", leak, "-o", tmp_path / "d", "--held-out-hits", "drop", "--json")
+    assert result.exit_code == 0, result.output
+    train = pl.read_parquet(expanded / "split" / "train.parquet")
+    unseen = test.join(train, on=["user_id", "item_id"], how="anti")  # a repeat of a training item is no leak
+    assert unseen.height > 0
+    assert json.loads(result.stdout)["dropped"]["held_out_hit"] == unseen.height
+    kept = pl.read_parquet(tmp_path / "d" / "train.parquet").filter(pl.col("source") != "real")
+    assert kept.join(unseen, on=["user_id", "item_id"], how="semi").height == 0
+    assert invoke("fuse", expanded / "split", leak, "-o", tmp_path / "e", "--held-out-hits", "maybe").exit_code == 2
 
 
 def test_fuse_bad_inputs(expanded: Path, tmp_path: Path) -> None:
