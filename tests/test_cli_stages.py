@@ -250,14 +250,17 @@ def test_quality_table_and_json(shop: Path, expanded: Path, tmp_path: Path) -> N
 
 
 # -- generate -----------------------------------------------------------------------------------
+def run_vae_generate(shop: Path, out: Path, *options: str) -> tuple[dict, pl.DataFrame]:
+    """``recaug generate`` with a one-epoch VAE: its JSON summary and synthetic rows."""
+    result = invoke("generate", shop, "--method", "vae", "-p", "epochs=1", *options, "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout), pl.read_parquet(out / "synthetic.parquet")
+
+
 def test_generate_samples_synthetic_users(shop: Path, tmp_path: Path) -> None:
     out = tmp_path / "gen"
-    result = invoke("generate", shop, "--method", "vae", "-p", "epochs=1", "--n-users", "20", "--seed", "1",
-                    "-o", out, "--json")  # fmt: skip
-    assert result.exit_code == 0, result.output
-    doc = json.loads(result.stdout)
+    doc, synthetic = run_vae_generate(shop, out, "--n-users", "20", "--seed", "1")
     assert doc["method"] == "vae" and doc["synthetic_users"] == 20
-    synthetic = pl.read_parquet(out / "synthetic.parquet")
     assert synthetic.height == doc["rows_out"] > 0
     assert "real" not in set(synthetic.get_column("source").unique())
     train_users = set(pl.read_parquet(out / "split" / "train.parquet").get_column("user_id").unique())
@@ -269,12 +272,8 @@ def test_generate_samples_synthetic_users(shop: Path, tmp_path: Path) -> None:
 
 def test_generate_complete_extends_only_short_users(shop: Path, tmp_path: Path) -> None:
     out = tmp_path / "gen"
-    result = invoke("generate", shop, "--method", "vae", "-p", "epochs=1", "--complete", "2", "--max-history", "4",
-                    "-o", out, "--json")  # fmt: skip
-    assert result.exit_code == 0, result.output
-    doc = json.loads(result.stdout)
+    doc, synthetic = run_vae_generate(shop, out, "--complete", "2", "--max-history", "4")
     assert doc["mode"] == "complete" and doc["complete_k"] == 2 and doc["max_history"] == 4
-    synthetic = pl.read_parquet(out / "synthetic.parquet")
     train = pl.read_parquet(out / "split" / "train.parquet")
     counts = train.group_by("user_id").len()
     short = set(counts.filter(pl.col("len") <= 4).get_column("user_id"))
