@@ -220,3 +220,17 @@ def test_failing_stage_is_named_and_earlier_stages_stay_cached(tmp_path: Path) -
     again = run_pipeline(validate_config(tiny()), run_dir, resume=True)
     st = statuses(again)
     assert st["split[None/None]"] == "cached" and st["train[control/0]"] == "cached"
+
+
+def test_generate_stage_knows_the_catalogue_and_its_categories(tmp_path: Path) -> None:
+    """The synthesizer is fitted with the dataset's item space and categories: a condition works."""
+    gen = {"generate": {"method": "vae", "params": {"epochs": 1, "hidden_dims": [16], "latent_dim": 4},
+                        "sample": {"n_users": 8, "condition": {"category": "phones"}}}}  # fmt: skip
+    run_dir = tmp_path / "run"
+    result = run_pipeline(validate_config(tiny(variants={"control": {}, "gen": gen})), run_dir, only=["generate"])
+    stage = next(s for s in result.stages if s["stage"] == "generate")
+    synthetic = pl.read_parquet(run_dir / stage["dir"] / "synthetic.parquet")
+    data = next(s for s in result.stages if s["stage"] == "preprocess")
+    items = pl.read_parquet(run_dir / data["dir"] / "dataset" / "items.parquet")
+    cats = synthetic.join(items, on="item_id", how="left").get_column("category").unique().to_list()
+    assert synthetic.height > 0 and cats == ["phones"]

@@ -195,7 +195,8 @@ def run_generate(
             f"generate.method {cfg.method!r}: this recaug build has no synthesizers yet "
             "(recaug.generate provides no from_config); remove the generate section"
         )
-    synth.fit(split.train)
+    dataset = load_dataset(data_dir)  # the item space and categories (for condition={"category": ...})
+    synth.fit(split.train, item_space=dataset.vocab.item_space, items=dataset.items)
     if cfg.mode == "complete":
         histories = G.short_histories(split.train, cfg.complete_max_history)
         synthetic = synth.complete(histories, cfg.complete_k, seed=seed)
