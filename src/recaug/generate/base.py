@@ -73,9 +73,7 @@ def short_histories(train: Interactions, max_history: int) -> Interactions:
     """
     if max_history < 0:
         raise ConfigError(f"max_history must be >= 0, got {max_history}")
-    counts = train.frame.group_by(C.USER).len()
-    short = counts.filter(pl.col("len") <= max_history).get_column(C.USER)
-    return Interactions(train.frame.filter(pl.col(C.USER).is_in(short.implode())))
+    return Interactions(train.frame.filter(pl.len().over(C.USER) <= max_history))
 
 
 def as_sequences(histories: Interactions | Sequences) -> Sequences:
