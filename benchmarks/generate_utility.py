@@ -10,7 +10,7 @@ history, ASReP style). Every model is trained on the fused data and evaluated wi
 on the same test items as its control (same model, same seed, no synthetic rows); the augmented
 histories are the model's input at test time. Segments are fixed on the *real* data so that the
 arms are comparable: ``train<=K`` (users with at most K real training interactions) and
-``cross_category`` (a test item's category is not among the categories of the user's real
+``cross_category`` where the dataset has categories (a test item's category is not among the categories of the user's real
 history). Paired tests (``recaug.evaluate.compare``) are over users, per segment.
 
 Synthetic rows that happen to equal a user's held-out item are, by default, dropped before
@@ -81,15 +81,18 @@ def fixed_segments(split: Split, dataset: Any, short: int) -> tuple[pl.DataFrame
     """Per-user segment table computed on the real data, and the rules that read it."""
     n_train = split.train.frame.group_by(C.USER).len()
     hist, t_off, t_items = held_out_histories(split, "test")
-    ctx = SegmentContext(pl.DataFrame({C.USER: hist.users}), hist, t_off, t_items)
-    cross = CrossCategory(dataset).assign(ctx)["cross_category"]
     table = (
-        pl.DataFrame({C.USER: hist.users, "cross_category": cross})
+        pl.DataFrame({C.USER: hist.users})
         .join(n_train, on=C.USER, how="left")
         .with_columns((pl.col("len").fill_null(0) <= short).alias(f"train<={short}"))
         .drop("len")
     )
-    rules = [UserColumn(table, f"train<={short}"), UserColumn(table, "cross_category")]
+    rules = [UserColumn(table, f"train<={short}")]
+    if dataset.item_categories() is not None:  # Toys has attribute ids but no categories
+        ctx = SegmentContext(pl.DataFrame({C.USER: hist.users}), hist, t_off, t_items)
+        cross = CrossCategory(dataset).assign(ctx)["cross_category"]
+        table = table.with_columns(pl.Series("cross_category", cross))
+        rules.append(UserColumn(table, "cross_category"))
     return table, rules
 
 
@@ -176,7 +179,7 @@ def main() -> None:
     split = LeaveLastOut(n_valid=1, n_test=1).split(inter)
     item_space = dataset.vocab.item_space
     table, rules = fixed_segments(split, dataset, args.short)
-    seg_names = [f"train<={args.short}", "cross_category"]
+    seg_names = [c for c in table.columns if c != C.USER]
     short_users = table.filter(pl.col(seg_names[0])).get_column(C.USER)
     short_hist = split.train.filter(pl.col(C.USER).is_in(short_users.implode()))
     held = split.held_out()

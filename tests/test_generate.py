@@ -276,6 +276,17 @@ def test_vae_learns_category_structure(split):
     assert (category_of(out.items) == user_cat).mean() > 0.75  # chance: 1/3
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gan_learns_category_structure(seed):
+    """Users live in one category: a trained CFGAN completes them inside it, for every seed (with a
+    sigmoid output and an equally fast discriminator, D won and seeds 1-2 ended near chance)."""
+    split = LeaveLastOut().split(make_log(n_users=300))
+    synth = make("gan", epochs=20, lr=1e-3, hidden=32, complete_temperature=0.0, seed=seed)
+    synth.fit(split.train, item_space=ITEM_SPACE)
+    out = synth.complete(split.train, 2, seed=0)
+    assert (category_of(out.items) == out.users % N_CATEGORIES).mean() > 0.75  # chance: 1/3
+
+
 def test_vae_greedy_completion_decodes_the_posterior_mean(split):
     """``complete_temperature=0``: the top unseen items of decode(mu), whatever the seed."""
     synth = make("vae", epochs=3, latent_dim=8, hidden_dims=[32], complete_temperature=0.0)

@@ -1,9 +1,17 @@
 """``GANSynthesizer`` ("gan"): CFGAN (Chae et al. 2018), a conditional GAN over purchase vectors.
 
 Generator ``G(c_u, z) -> r_u`` maps a condition vector (the user's purchase vector) and noise to
-a purchase vector in [0, 1]; the discriminator ``D(r, c_u)`` tells real vectors from generated
-ones given the same condition. The two CFGAN tricks that keep G from collapsing to "everything
-purchased" are both on by default:
+a purchase vector; the discriminator ``D(r, c_u)`` tells real vectors from generated ones given
+the same condition. G's output layer is *linear*, as in the authors' code: real vectors are
+exactly 0/1, and a sigmoid output never reaches either, so D wins outright and G learns nothing
+(on Beauty a sigmoid G ranked held-out items at NDCG@10 0.0007, about chance). D also learns
+10x slower than G by default (``d_lr``), which keeps the game balanced on large catalogues.
+Training is short (5 epochs) on purpose: D can always win by checking ``r == c_u`` and, as it
+does, G drifts towards copying its condition and its ranking of unseen items decays. On Beauty
+(validation NDCG@10 of G's scores, seed 0) 5 epochs gave 0.0129, 12 gave 0.0055, and 15 with
+``d_lr=1e-3`` gave 0.0031; the authors also found the epoch count "quite sensitive".
+The two CFGAN tricks that keep G from collapsing to "everything purchased" are both on by
+default:
 
 * **partial masking (PM)**: D sees ``G(c_u) * (e_u + k_u)``, where ``e_u`` marks the user's real
   items and ``k_u`` a random ``pm_ratio`` share of the unpurchased ones, so G must put ~0 there;
@@ -102,10 +110,10 @@ class GANSynthesizer(SetSynthesizer):
         zr_ratio: float = 0.5,
         zr_weight: float = 0.1,
         d_steps: int = 1,
-        d_lr: float = 1e-3,
+        d_lr: float = 1e-4,
         new_user_condition: str = "user",
         condition_keep: float = 0.5,
-        epochs: int = 30,
+        epochs: int = 5,
         batch_size: int = 256,
         lr: float = 1e-3,
         temperature: float = 1.0,
@@ -188,7 +196,7 @@ class GANSynthesizer(SetSynthesizer):
             d.requires_grad_(True)
             for _ in range(self.d_steps):
                 with torch.no_grad():
-                    fake = torch.sigmoid(g(x, z)) * (x + pm)
+                    fake = g(x, z) * (x + pm)
                 real_logit, fake_logit = d(x, x), d(fake, x)
                 d_loss = F.binary_cross_entropy_with_logits(
                     real_logit, torch.ones_like(real_logit)
@@ -197,7 +205,7 @@ class GANSynthesizer(SetSynthesizer):
                 d_loss.backward()
                 d_opt.step()
             d.requires_grad_(False)
-            out = torch.sigmoid(g(x, z))
+            out = g(x, z)
             fake_logit = d(out * (x + pm), x)
             g_adv = F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit))
             g_zr = (out.pow(2) * zr).sum(dim=1).mean()
