@@ -241,13 +241,7 @@ def generate(
         t0 = time.perf_counter()
         dataset = load_data(data, format)
         parts = make_split(dataset.interactions, settings)
-        fit_kw: dict[str, Any] = {}
-        accepted = inspect.signature(synth.fit).parameters
-        if "item_space" in accepted:
-            fit_kw["item_space"] = dataset.vocab.item_space
-        if "items" in accepted:
-            fit_kw["items"] = dataset.items
-        synth.fit(parts.train, **fit_kw)
+        synth.fit(parts.train, item_space=dataset.vocab.item_space, items=dataset.items)
         if complete is not None:
             from recaug.generate import short_histories
 
