@@ -235,7 +235,8 @@ def synthesizers(docs: list[dict[str, Any]]) -> list[str]:
         q, t = ex["quality"], ex.get("synth_seconds", {})
         hits = f"{ex.get('held_out_hits_valid', '–')}/{ex['held_out_hits'] - ex['held_out_hits_valid']}" if (
             "held_out_hits_valid" in ex) else str(ex.get("held_out_hits", "–"))
-        cells = [file, ds, arm, str(seed)] + [f"{q['scores'].get(k, float('nan')):.3f}" for k in props]
+        scores = [q["scores"].get(k) for k in props]  # no category column (Toys): no category score
+        cells = [file, ds, arm, str(seed)] + ["–" if v is None or math.isnan(v) else f"{v:.3f}" for v in scores]
         cells += [f"{q['overall']:.3f}", f"{q['privacy']:.3f}", str(ex.get("synthetic_rows", "–")), hits]
         cells += [f"{t[k]:.0f}" if k in t else "–" for k in ("fit", "complete", "sample")]
         out.append("| " + " | ".join(cells) + " |")
