@@ -9,9 +9,9 @@ Per seed, every synthesizer is fitted on ``split.train`` only and completes the 
 history, ASReP style). Every model is trained on the fused data and evaluated with full ranking
 on the same test items as its control (same model, same seed, no synthetic rows); the augmented
 histories are the model's input at test time. Segments are fixed on the *real* data so that the
-arms are comparable: ``train<=K`` (users with at most K real training interactions) and
-``cross_category`` where the dataset has categories (a test item's category is not among the categories of the user's real
-history). Paired tests (``recaug.evaluate.compare``) are over users, per segment.
+arms are comparable: ``train<=K`` (users with at most K real training interactions) and, where
+the dataset has item categories (not Toys), ``cross_category`` (a test item's category is not
+among the categories of the user's real history). Paired tests (``recaug.evaluate.compare``) are over users, per segment.
 
 Synthetic rows that happen to equal a user's held-out item are, by default, dropped before
 fusion (``--held-out-hits drop``), so the fuser's leakage assertion holds; the count is
@@ -81,15 +81,15 @@ def fixed_segments(split: Split, dataset: Any, short: int) -> tuple[pl.DataFrame
     """Per-user segment table computed on the real data, and the rules that read it."""
     n_train = split.train.frame.group_by(C.USER).len()
     hist, t_off, t_items = held_out_histories(split, "test")
+    users = pl.DataFrame({C.USER: hist.users})
     table = (
-        pl.DataFrame({C.USER: hist.users})
-        .join(n_train, on=C.USER, how="left")
+        users.join(n_train, on=C.USER, how="left")
         .with_columns((pl.col("len").fill_null(0) <= short).alias(f"train<={short}"))
         .drop("len")
     )
     rules = [UserColumn(table, f"train<={short}")]
     if dataset.item_categories() is not None:  # Toys has attribute ids but no categories
-        ctx = SegmentContext(pl.DataFrame({C.USER: hist.users}), hist, t_off, t_items)
+        ctx = SegmentContext(users, hist, t_off, t_items)
         cross = CrossCategory(dataset).assign(ctx)["cross_category"]
         table = table.with_columns(pl.Series("cross_category", cross))
         rules.append(UserColumn(table, "cross_category"))

@@ -8,7 +8,6 @@ the split it used is written next to the output (``OUT/split/``) so later comman
 from __future__ import annotations
 
 import copy
-import inspect
 import logging
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ from recaug.cli._common import (
     state,
     write_json,
 )
-from recaug.errors import ConfigError, RecaugError
+from recaug.errors import ConfigError
 
 log = logging.getLogger("recaug.cli")
 
@@ -166,29 +165,11 @@ def expand(
 
 
 # -- generate -----------------------------------------------------------------------------------
-def _accepts(cls: type, name: str) -> bool:
-    params = inspect.signature(cls).parameters.values()
-    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
-
-
 def _build_synthesizer(method: str, params: dict[str, Any], seed: int) -> Any:
-    """``recaug.generate.get_synthesizer(method)(**params)`` (seed passed unless given)."""
-    import recaug.generate as G
+    """``recaug.generate.from_config`` with ``--seed`` unless ``--param seed=...`` is given."""
+    from recaug.generate import from_config
 
-    if not hasattr(G, "get_synthesizer"):
-        raise RecaugError(
-            "this recaug build has no synthesizers yet (recaug.generate provides no get_synthesizer); "
-            "use recaug expand for sequence augmentation"
-        )
-    cls = G.get_synthesizer(method)  # unknown names -> ConfigError
-    if "seed" not in params and _accepts(cls, "seed"):
-        params = {**params, "seed": seed}
-    if hasattr(G, "from_config"):
-        return G.from_config({"method": method, **params})  # names unknown settings
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        raise ConfigError(f"--param for synthesizer {method!r}: {exc}") from None
+    return from_config({"method": method, "seed": seed, **params})  # names unknown methods/settings
 
 
 def generate(
@@ -251,7 +232,7 @@ def generate(
             if n_users is not None:
                 sample_kw["n_users"] = n_users
             synthetic = synth.sample(**sample_kw)
-        frame = synthetic.frame if hasattr(synthetic, "frame") else pl.DataFrame(synthetic)
+        frame = synthetic.frame
         if len(frame) and (frame.get_column(C.SOURCE) == C.REAL).any():
             frame = frame.with_columns(pl.lit(method).alias(C.SOURCE))
         from recaug.atomic import atomic_dir

@@ -176,25 +176,14 @@ def _quality(
 def run_generate(
     cfg: GenerateConfig, split_dir: Path, data_dir: Path, seed: int, out: Path
 ) -> dict[str, Any]:
-    """Fit a synthesizer on ``split.train`` only and sample synthetic interactions.
+    """Fit a synthesizer on ``split.train`` only and sample or complete synthetic interactions.
 
-    Uses ``recaug.generate.from_config({"method": ..., **params})`` (or ``get_synthesizer(name)``)
-    when the generate package provides it; a synthesizer follows ``fit(train) -> self`` and
-    ``sample(seed=..., **sample) -> Interactions``.
+    The synthesizer comes from ``recaug.generate.from_config({"method": ..., **params})``.
     """
     import recaug.generate as G
 
     split = load_split(split_dir)
-    params = {**cfg.params}
-    if hasattr(G, "from_config"):
-        synth = G.from_config({"method": cfg.method, **params})
-    elif hasattr(G, "get_synthesizer"):
-        synth = G.get_synthesizer(cfg.method)(**params)
-    else:
-        raise ConfigError(
-            f"generate.method {cfg.method!r}: this recaug build has no synthesizers yet "
-            "(recaug.generate provides no from_config); remove the generate section"
-        )
+    synth = G.from_config({"method": cfg.method, **cfg.params})
     dataset = load_dataset(data_dir)  # the item space and categories (for condition={"category": ...})
     synth.fit(split.train, item_space=dataset.vocab.item_space, items=dataset.items)
     if cfg.mode == "complete":
