@@ -153,6 +153,8 @@ def main() -> None:
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--eval-every", type=int, default=1, help="validate every N epochs (patience counts validations)")
     p.add_argument("--synth-epochs", type=int, default=30)
+    p.add_argument("--synth-holdout", type=int, default=0,
+                   help="VAE/GAN: pick the epoch (at most --synth-epochs) on this many held-back training users")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quality-users", type=int, default=5000)
     p.add_argument("--asrep", action="store_true",
@@ -209,6 +211,8 @@ def main() -> None:
                    "threads": args.threads, "progress": False}  # fmt: skip
             if args.complete_temperature is not None:
                 cfg["complete_temperature"] = args.complete_temperature
+            if args.synth_holdout and s_name in ("vae", "gan"):
+                cfg["holdout_users"] = args.synth_holdout
             synth = from_config(cfg)
             t0 = time.perf_counter()
             synth.fit(split.train, item_space=item_space, items=dataset.items)
@@ -224,6 +228,7 @@ def main() -> None:
                           weight=args.synthetic_weight)
             arm = f"+{s_name}" + (f"-w{args.synthetic_weight:g}" if args.synthetic_weight is not None else "")
             arm += f"-t{args.complete_temperature:g}" if args.complete_temperature is not None else ""
+            arm += "-h" if "holdout_users" in cfg else ""
             fused, report = fuser.fuse(
                 split.train, synthetic, split=split if args.held_out_hits == "drop" else None
             )
@@ -233,6 +238,7 @@ def main() -> None:
             quality = QualityReport.compute(split.train, new_users, items=dataset.items, seed=seed)
             extra = {
                 "synthesizer": cfg, "loss_history": synth.loss_history_[-3:],
+                "synth_best_epoch": getattr(synth, "best_epoch_", None),
                 "synthetic_rows": len(synthetic), "held_out_hits": hits,
                 "held_out_hits_valid": valid_hits, "held_out_hits_test": hits - valid_hits,
                 "fuse": {"users_extended": report.users_extended, "dropped": report.dropped},

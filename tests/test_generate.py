@@ -209,9 +209,13 @@ def test_category_condition_needs_items(split):
         synth.sample(2, condition={"category": "c0"})
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_leakage_fit_on_train_only(split, name):
-    """Same train, different held-out items => identical synthesizer output."""
+LEAKAGE_CASES = [(n, {}) for n in NAMES] + [(n, {"holdout_users": 20}) for n in ("vae", "gan")]
+
+
+@pytest.mark.parametrize(("name", "extra"), LEAKAGE_CASES)
+def test_leakage_fit_on_train_only(split, name, extra):
+    """Same train, different held-out items => identical synthesizer output (also when the
+    number of epochs is picked on held-back training users)."""
 
     def shift(part: Interactions) -> Interactions:
         return Interactions(
@@ -220,8 +224,8 @@ def test_leakage_fit_on_train_only(split, name):
 
     other = Split(split.train, shift(split.valid), shift(split.test), split.protocol)
     assert not other.test.equals(split.test)
-    a = make(name).fit(split.train, item_space=ITEM_SPACE)
-    b = make(name).fit(other.train, item_space=ITEM_SPACE)
+    a = make(name, **extra).fit(split.train, item_space=ITEM_SPACE)
+    b = make(name, **extra).fit(other.train, item_space=ITEM_SPACE)
     assert a.sample(10, seed=0).equals(b.sample(10, seed=0))
     assert a.complete(split.train, 3, seed=0).equals(b.complete(other.train, 3, seed=0))
 
@@ -285,6 +289,54 @@ def test_gan_learns_category_structure(seed):
     synth.fit(split.train, item_space=ITEM_SPACE)
     out = synth.complete(split.train, 2, seed=0)
     assert (category_of(out.items) == out.users % N_CATEGORIES).mean() > 0.75  # chance: 1/3
+
+
+# -- picking the number of epochs on held-back training users -----------------------------------
+def test_holdout_holds_back_each_users_last_training_item(split):
+    synth = make("gan", holdout_users=12, seed=3)
+    rest, (histories, targets) = synth._split_holdout(split.train)
+    train = Sequences.from_interactions(split.train)
+    assert len(targets) == 12 and len(set(histories.users.tolist())) == 12
+    for user, target, hist in zip(histories.users, targets, histories.to_lists(), strict=True):
+        own = train[int(np.searchsorted(train.users, user))].tolist()
+        assert target == own[-1]  # the latest training item
+        assert hist == [i for i in own if i != target]
+    # the training rows lose exactly the held-back (user, item) pairs, nothing else
+    held = set(zip(histories.users.tolist(), targets.tolist(), strict=True))
+    kept = set(zip(rest.users.tolist(), rest.items.tolist(), strict=True))
+    assert kept == history_pairs(split) - held
+    again = make("gan", holdout_users=12, seed=3)._split_holdout(split.train)[1]
+    other = make("gan", holdout_users=12, seed=4)._split_holdout(split.train)[1]
+    assert np.array_equal(again[0].users, histories.users)
+    assert not np.array_equal(other[0].users, histories.users)
+
+
+@pytest.mark.parametrize("name", ["vae", "gan"])
+def test_holdout_keeps_the_best_epoch_and_stops(split, name):
+    synth = make(name, epochs=40, holdout_users=30, patience=2, lr=3e-3).fit(split.train, item_space=ITEM_SPACE)
+    hist = synth.loss_history_
+    metrics = [h["metric"] for h in hist]
+    assert all(m is not None and 0.0 <= m <= 1.0 for m in metrics)
+    assert synth.best_epoch_ == int(np.argmax(metrics)) + 1
+    assert len(hist) == synth.best_epoch_ + 2 < 40  # stopped after `patience` epochs without a gain
+    assert synth.config()["holdout_users"] == 30
+
+
+def test_holdout_restores_the_best_epochs_weights(split):
+    """The kept generator is the one of the best epoch: retraining for exactly that many epochs
+    (same seed, same held-back users) completes users identically."""
+    settings = {"epochs": 40, "holdout_users": 30, "patience": 2, "lr": 3e-3}
+    best = make("gan", **settings).fit(split.train, item_space=ITEM_SPACE)
+    assert best.best_epoch_ < len(best.loss_history_)
+    short = make("gan", **{**settings, "epochs": best.best_epoch_}).fit(split.train, item_space=ITEM_SPACE)
+    assert best.complete(split.train, 3, seed=0).equals(short.complete(split.train, 3, seed=0))
+
+
+def test_holdout_settings_are_checked():
+    with pytest.raises(ConfigError, match="holdout_users"):
+        make("vae", holdout_users=-1)
+    with pytest.raises(ConfigError, match="patience"):
+        make("gan", holdout_users=5, patience=0)
 
 
 def test_vae_greedy_completion_decodes_the_posterior_mean(split):

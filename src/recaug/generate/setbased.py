@@ -11,17 +11,28 @@ given their history vectors (``_history_logits``). This base draws the items:
 then orders each set into a sequence with the :class:`~recaug.generate.order.OrderModel`
 (``order="greedy"`` or ``"sample"``; ``"none"`` keeps the draw order). Work is chunked over
 users (whole-matrix kernels within a chunk, never a loop over users).
+
+How long to train is picked on *training* data, never on a split's validation items:
+``holdout_users=N`` holds back the last training item of ``N`` random training users (with at
+least two items), trains the network without those rows, ranks each held-back item from the
+rest of its user's history after every epoch (NDCG@10, the completion task) and keeps the best
+epoch, stopping after ``patience`` epochs without a gain. ``holdout_users=0`` trains for
+``epochs`` and keeps the last one.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from abc import abstractmethod
 from typing import Any
 
 import numpy as np
+import polars as pl
 import scipy.sparse as sp
 import torch
 
+from recaug import columns as C
 from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
@@ -31,7 +42,10 @@ from recaug.generate.order import OrderModel
 from recaug.models.inputs import history_matrix, user_item_matrix
 from recaug.models.training import num_threads
 
+log = logging.getLogger("recaug.generate")
 ORDERS = ("none", "greedy", "sample")
+#: (histories without the held-back item, held-back item per row), fed to ``fit_loop(valid=...)``
+Holdout = tuple[Sequences, np.ndarray]
 
 
 class SetSynthesizer(Synthesizer):
@@ -43,6 +57,8 @@ class SetSynthesizer(Synthesizer):
         temperature: float = 1.0,
         complete_temperature: float = 1.0,
         order: str = "greedy",
+        holdout_users: int = 0,
+        patience: int = 3,
         **base: Any,
     ) -> None:
         super().__init__(**base)
@@ -50,10 +66,17 @@ class SetSynthesizer(Synthesizer):
             raise ConfigError("temperature and complete_temperature must be >= 0")
         if order not in ORDERS:
             raise ConfigError(f"order must be one of {ORDERS}, got {order!r}")
+        if holdout_users < 0 or patience < 1:
+            raise ConfigError(f"holdout_users must be >= 0 and patience >= 1, got {holdout_users}, {patience}")
         self.temperature = temperature
         self.complete_temperature = complete_temperature
         self.order = order
+        self.holdout_users = int(holdout_users)
+        self.patience = int(patience)
+        if self.holdout_users:
+            self.train_config = dataclasses.replace(self.train_config, patience=self.patience, eval_every=1)
         self.order_model_: OrderModel | None = None
+        self.best_epoch_: int | None = None
 
     def config(self) -> dict[str, Any]:
         """Constructor settings."""
@@ -62,6 +85,8 @@ class SetSynthesizer(Synthesizer):
             "temperature": self.temperature,
             "complete_temperature": self.complete_temperature,
             "order": self.order,
+            "holdout_users": self.holdout_users,
+            "patience": self.patience,
         }
 
     # -- hooks ------------------------------------------------------------------------------
@@ -74,8 +99,8 @@ class SetSynthesizer(Synthesizer):
         """Logits given dense history rows ``x`` (eval mode, no grad)."""
 
     @abstractmethod
-    def _fit_net(self, train: Interactions) -> None:
-        """Train the network(s)."""
+    def _fit_net(self, train: Interactions, holdout: Holdout | None) -> None:
+        """Train the network(s) on ``train``; pass ``holdout`` to ``fit_loop(valid=...)``."""
 
     # -- shared -----------------------------------------------------------------------------
     def _training_matrix(self, train: Interactions) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -84,8 +109,44 @@ class SetSynthesizer(Synthesizer):
         matrix = user_item_matrix(train, self.n_users_, self.item_space_)
         return matrix, np.flatnonzero(np.diff(matrix.indptr) > 0)
 
+    def _split_holdout(self, train: Interactions) -> tuple[Interactions, Holdout | None]:
+        """``train`` without the held-back rows, and the held-back task (see the module docstring)."""
+        if self.holdout_users == 0:
+            return train, None
+        seqs = Sequences.from_interactions(train)
+        eligible = np.flatnonzero(seqs.lengths >= 2)
+        if len(eligible) == 0:
+            log.warning("%s: no training user has 2 items; training %d epochs without a holdout",
+                        self.name, self.train_config.epochs)  # fmt: skip
+            return train, None
+        rng = np.random.default_rng([self.seed, 0x401D])
+        rows = np.sort(rng.choice(eligible, size=min(self.holdout_users, len(eligible)), replace=False))
+        held = seqs.take(rows)
+        targets = held.items[held.offsets[1:] - 1].astype(np.int64)
+        keep = held.items != np.repeat(targets, held.lengths)  # the target, wherever it occurs
+        kept_rows = np.repeat(np.arange(len(held)), held.lengths)[keep]
+        offsets = np.r_[0, np.cumsum(np.bincount(kept_rows, minlength=len(held)))].astype(np.int64)
+        histories = Sequences(offsets, held.items[keep], held.users)
+        pairs = pl.DataFrame({C.USER: held.users, C.ITEM: targets}).cast(
+            {C.USER: train.frame.schema[C.USER], C.ITEM: train.frame.schema[C.ITEM]}
+        )
+        rest = Interactions(train.frame.join(pairs, on=[C.USER, C.ITEM], how="anti", maintain_order="left"))
+        return rest, (histories, targets)
+
+    def score(self, histories: Sequences) -> torch.Tensor:
+        """Item logits given ``histories`` (what completion ranks; used to pick the best epoch)."""
+        x = history_matrix(histories, self.item_space_ or 0)
+        self._eval()
+        with torch.no_grad():
+            dense = torch.from_numpy(x.toarray().astype(np.float32, copy=False)).to(self.torch_device)
+            return self._history_logits(dense, histories.users.astype(np.int64), self.seed)
+
     def _fit(self, train: Interactions) -> None:
-        self._fit_net(train)
+        rest, holdout = self._split_holdout(train)
+        self._fit_net(rest, holdout)
+        if holdout is not None:
+            log.info("%s: best epoch %s on %d held-back training users", self.name, self.best_epoch_,
+                     len(holdout[1]))  # fmt: skip
         self.order_model_ = None
         if self.order != "none":
             method = "greedy" if self.order == "greedy" else "sample"

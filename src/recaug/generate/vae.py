@@ -30,7 +30,7 @@ from recaug.errors import ConfigError
 from recaug.generate._sampling import SALT_LATENT, normal_matrix
 from recaug.generate.base import module_state, unprefixed
 from recaug.generate.registry import register
-from recaug.generate.setbased import SetSynthesizer
+from recaug.generate.setbased import Holdout, SetSynthesizer
 from recaug.models.inputs import sparse_rows_to_dense
 from recaug.models.nets.vae import VAENet
 from recaug.models.training import fit_loop
@@ -56,6 +56,8 @@ class VAESynthesizer(SetSynthesizer):
         temperature: float = 1.0,
         complete_temperature: float = 0.0,
         order: str = "greedy",
+        holdout_users: int = 0,
+        patience: int = 3,
         seed: int = 0,
         device: str = "auto",
         threads: int | None = None,
@@ -63,6 +65,7 @@ class VAESynthesizer(SetSynthesizer):
     ) -> None:
         super().__init__(
             temperature=temperature, complete_temperature=complete_temperature, order=order,
+            holdout_users=holdout_users, patience=patience,
             epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, threads=threads,
             progress=progress,
         )  # fmt: skip
@@ -91,7 +94,7 @@ class VAESynthesizer(SetSynthesizer):
         assert self.item_space_ is not None
         return VAENet(self.item_space_, self.hidden_dims, self.latent_dim, self.dropout).to(self.torch_device)
 
-    def _fit_net(self, train: Interactions) -> None:
+    def _fit_net(self, train: Interactions, holdout: Holdout | None) -> None:
         matrix, users = self._training_matrix(train)
         net = self.net_ = self._new_net()
         cfg = self.train_config
@@ -107,10 +110,10 @@ class VAESynthesizer(SetSynthesizer):
             return VAENet.loss(logits, x, mu, logvar, beta)
 
         generator = torch.Generator().manual_seed(self.seed + 1)
-        history = fit_loop(self, net, batch_loss, len(users), cfg, generator=generator)
+        history = fit_loop(self, net, batch_loss, len(users), cfg, generator=generator, valid=holdout)
         self.loss_history_ = [
             {"epoch": h["epoch"], "loss": h["loss"], "seconds": h["seconds"],
-             "beta": self.beta * min(1.0, h["epoch"] * per_epoch / anneal_steps)}
+             "beta": self.beta * min(1.0, h["epoch"] * per_epoch / anneal_steps), "metric": h["metric"]}
             for h in history
         ]  # fmt: skip
 
