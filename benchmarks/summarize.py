@@ -146,7 +146,8 @@ def throughput(docs: list[dict[str, Any]]) -> list[str]:
 
 
 def _lift(rs: list[dict[str, Any]], seg: str) -> str:
-    """Mean relative NDCG@10 lift vs the same-seed control and the per-seed Wilcoxon p-values."""
+    """Mean relative NDCG@10 lift vs the same-seed control; per seed (several seeds), its own lift
+    and Wilcoxon p-value, so a seed that went the other way shows."""
     lifts, ps = [], []
     for r in rs:
         c = r.get("extra", {}).get("paired_vs_control", {}).get(seg, {}).get("NDCG@10")
@@ -158,8 +159,11 @@ def _lift(rs: list[dict[str, Any]], seg: str) -> str:
         return "–"
     if not math.isfinite(m):
         return "control 0"
-    pv = ", ".join("–" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.2g}" for p in ps)
-    return f"{m:+.1%} (p {pv})"
+    pv = ["–" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.2g}" for p in ps]
+    if len(pv) == 1:
+        return f"{m:+.1%} (p {pv[0]})"
+    per_seed = "; ".join(f"{'–' if x is None else f'{x:+.1%}'} p {p}" for x, p in zip(lifts, pv, strict=True))
+    return f"{m:+.1%} ({per_seed})"
 
 
 def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
