@@ -247,13 +247,31 @@ def synthesizers(docs: list[dict[str, Any]]) -> list[str]:
     return out + [""]
 
 
+def synth_epochs(docs: list[dict[str, Any]]) -> list[str]:
+    """Epoch picked on held-back training users vs the validation curve (``synth_epochs.py``)."""
+    rows = [r for d in docs if d.get("benchmark") == "synth_epochs" and not d.get("quick") for r in d["results"]]
+    if not rows:
+        return []
+    out = ["### Synthesizers: epoch picked on held-back training users (synth_epochs.json)", "",
+           "Validation NDCG@10 of the synthesizer's completion ranking (measured, never used to train).", "",
+           "| dataset | synthesizer | seed | epochs | best epoch: held-back / validation | valid NDCG@10 "
+           "at the held-back pick | best | last epoch | Spearman |",
+           "|---|---|---:|---:|---|---:|---:|---:|---:|"]  # fmt: skip
+    for r in rows:
+        valid = [c["valid"] for c in r["curve"]]
+        bh, bv = r["best_epoch_holdout"], r["best_epoch_valid"]
+        out.append(f"| {r['dataset']} | {r['variant']} | {r['seed']} | {len(valid)} | {bh} / {bv} | "
+                   f"{valid[bh - 1]:.4f} | {valid[bv - 1]:.4f} | {valid[-1]:.4f} | {r['spearman']:.2f} |")  # fmt: skip
+    return out + [""]
+
+
 def main() -> None:
     """Rewrite the generated part of benchmarks/README.md."""
     docs = _load()
     body = data_tables(docs) + reproduction(docs) + throughput(docs)
     body += paired(docs, "expand_accuracy", "Expand: control vs augmented")
     body += paired(docs, "generate_utility", "Generate: control vs synthetic data")
-    body += synthesizers(docs)
+    body += synthesizers(docs) + synth_epochs(docs)
     text = README.read_text() if README.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
     head, _, rest = text.partition(BEGIN)
     _, _, tail = rest.partition(END)
