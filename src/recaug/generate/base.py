@@ -35,6 +35,7 @@ import numpy as np
 import polars as pl
 import torch
 
+from recaug import atomic
 from recaug import columns as C
 from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
@@ -355,7 +356,7 @@ class Synthesizer(ABC):
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write ``config.json`` and ``state.pt`` into folder ``path``."""
+        """Write ``config.json`` and ``state.pt`` into folder ``path``, each atomically."""
         self._check_fitted()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
@@ -369,8 +370,9 @@ class Synthesizer(ABC):
                 "loss_history": self.loss_history_,
             },
         }
-        (path / "config.json").write_text(json.dumps(doc, indent=2, default=float), encoding="utf-8")
-        torch.save(self.state_dict(), path / "state.pt")
+        atomic.write_text(path / "config.json", json.dumps(doc, indent=2, default=float))
+        with atomic.atomic_file(path / "state.pt") as tmp:
+            torch.save(self.state_dict(), tmp)
         return path
 
     @classmethod

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from recaug import atomic
 from recaug import columns as C
 from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
@@ -105,13 +106,14 @@ class Recommender(ABC):
         return torch.topk(scores, k, dim=1).indices.numpy()
 
     def save(self, path: str | Path) -> Path:
-        """Write ``config.json`` (+ ``state.pt`` from :meth:`state_dict`) into folder ``path``."""
+        """Write ``config.json`` (+ ``state.pt`` from :meth:`state_dict`) into folder ``path``, each atomically."""
         self._check_fitted()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         cfg = {"model": self.name, "config": self.config(), "item_space": self.item_space_}
-        (path / "config.json").write_text(json.dumps(cfg, indent=2), encoding="utf-8")
-        torch.save(self.state_dict(), path / "state.pt")
+        atomic.write_text(path / "config.json", json.dumps(cfg, indent=2))
+        with atomic.atomic_file(path / "state.pt") as tmp:
+            torch.save(self.state_dict(), tmp)
         return path
 
     @classmethod
