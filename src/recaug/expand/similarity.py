@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from recaug import atomic
 from recaug import columns as C
 from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
@@ -187,14 +188,15 @@ class ItemSimilarity:
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:
-        """``config.json`` plus ``neighbours.npy`` / ``scores.npy``."""
+        """``config.json`` plus ``neighbours.npy`` / ``scores.npy``, each written atomically."""
         self._check()
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         meta = {**self.config(), "item_space_": self.item_space_, "fingerprint_": self.fingerprint_}
-        (d / "config.json").write_text(json.dumps(meta, indent=2))
-        np.save(d / "neighbours.npy", self.neighbours_)
-        np.save(d / "scores.npy", self.scores_)
+        atomic.write_text(d / "config.json", json.dumps(meta, indent=2))
+        for name, array in (("neighbours.npy", self.neighbours_), ("scores.npy", self.scores_)):
+            with atomic.atomic_file(d / name) as tmp, tmp.open("wb") as fh:
+                np.save(fh, array)
 
     @classmethod
     def load(cls, directory: str | Path) -> ItemSimilarity:
