@@ -111,6 +111,15 @@ def test_similarity_topk_on_hand_data() -> None:
     assert np.isclose(cos.scores_[5, 0], 1.0)
 
 
+def test_similarity_save_load_round_trip(tmp_path) -> None:
+    sim = ItemSimilarity("cooccurrence", k=2).fit(seqs_of([[2, 3, 4], [2, 3], [5, 6]]))
+    sim.save(tmp_path / "sim")
+    assert sorted(p.name for p in (tmp_path / "sim").iterdir()) == ["config.json", "neighbours.npy", "scores.npy"]
+    again = ItemSimilarity.load(tmp_path / "sim")
+    assert np.array_equal(again.neighbours_, sim.neighbours_) and np.array_equal(again.scores_, sim.scores_)
+    assert again.fingerprint_ == sim.fingerprint_
+
+
 def test_correlated_substitute_uses_neighbours() -> None:
     train = seqs_of([[2, 3], [2, 3], [4, 5]])
     op = Substitute(1.0, top_k=1).fit(train)
