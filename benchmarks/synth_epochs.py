@@ -25,15 +25,8 @@ import recaug.models.training as training
 from _common import dataset_file, parser, write_result
 from recaug.data import Sequences
 from recaug.data.io import read
-from recaug.evaluate.ranking import rank_targets
 from recaug.generate import from_config
 from recaug.split import LeaveLastOut
-
-
-def ndcg_at_10(model: Any, histories: Sequences, targets: np.ndarray) -> float:
-    """Mean NDCG@10 of ``targets`` under ``model.score`` (one relevant item per row)."""
-    ranks = rank_targets(model, histories, targets)
-    return float(np.where(ranks < 10, 1.0 / np.log2(ranks + 2.0), 0.0).mean())
 
 
 def main() -> None:
@@ -67,7 +60,7 @@ def main() -> None:
         ) -> float:
             value = select(model, histories, targets, metric)  # what training selects on
             curve.append({"epoch": len(curve) + 1, "holdout": value,
-                          "valid": ndcg_at_10(model, valid_histories, valid_targets)})  # fmt: skip
+                          "valid": select(model, valid_histories, valid_targets, "NDCG@10")})  # fmt: skip
             print(f"{args.dataset} {args.method} seed={seed} {curve[-1]}", flush=True)
             return value
 

@@ -39,6 +39,7 @@ from recaug import columns as C
 from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
+from recaug.expand._csr import offsets_from_lengths, row_of
 from recaug.generate._sampling import SALT_ITEMS, gumbel_topk, row_chunks
 from recaug.generate.base import Synthesizer, first_times, prefixed, unprefixed
 from recaug.generate.order import OrderModel
@@ -127,8 +128,7 @@ class SetSynthesizer(Synthesizer):
         held = seqs.take(rows)
         targets = held.items[held.offsets[1:] - 1].astype(np.int64)
         keep = held.items != np.repeat(targets, held.lengths)  # the target, wherever it occurs
-        kept_rows = np.repeat(np.arange(len(held)), held.lengths)[keep]
-        offsets = np.r_[0, np.cumsum(np.bincount(kept_rows, minlength=len(held)))].astype(np.int64)
+        offsets = offsets_from_lengths(np.bincount(row_of(held.offsets)[keep], minlength=len(held)))
         histories = Sequences(offsets, held.items[keep], held.users)
         pairs = pl.DataFrame({C.USER: held.users, C.ITEM: targets}).cast(
             {C.USER: train.frame.schema[C.USER], C.ITEM: train.frame.schema[C.ITEM]}
@@ -136,13 +136,17 @@ class SetSynthesizer(Synthesizer):
         rest = Interactions(train.frame.join(pairs, on=[C.USER, C.ITEM], how="anti", maintain_order="left"))
         return rest, (histories, targets)
 
+    def _logits_given(self, histories: sp.csr_matrix, users: np.ndarray, seed: int) -> torch.Tensor:
+        """Logits for sparse history rows (made dense, on the device, one chunk at a time)."""
+        x = torch.from_numpy(histories.toarray().astype(np.float32, copy=False)).to(self.torch_device)
+        return self._history_logits(x, users, seed)
+
     def score(self, histories: Sequences) -> torch.Tensor:
         """Item logits given ``histories`` (what completion ranks; used to pick the best epoch)."""
-        x = history_matrix(histories, self.item_space_ or 0)
         self._eval()
         with torch.no_grad():
-            dense = torch.from_numpy(x.toarray().astype(np.float32, copy=False)).to(self.torch_device)
-            return self._history_logits(dense, histories.users.astype(np.int64), self.seed)
+            matrix = history_matrix(histories, self.item_space_ or 0)
+            return self._logits_given(matrix, histories.users.astype(np.int64), self.seed)
 
     def _fit(self, train: Interactions) -> None:
         rest, holdout = self._split_holdout(train)
@@ -209,15 +213,10 @@ class SetSynthesizer(Synthesizer):
         users = seqs.users.astype(np.int64)
         matrix = history_matrix(seqs, n)
         self._eval()
-        device = self.torch_device
-
-        def logits(rows: slice) -> torch.Tensor:
-            x = torch.from_numpy(matrix[rows].toarray().astype(np.float32, copy=False)).to(device)
-            return self._history_logits(x, users[rows], seed)
-
         sets = self._draw(
-            logits, users, np.full(len(seqs), k), seed, allowed, self.complete_temperature, ban=seqs
-        )
+            lambda rows: self._logits_given(matrix[rows], users[rows], seed),
+            users, np.full(len(seqs), k), seed, allowed, self.complete_temperature, ban=seqs,
+        )  # fmt: skip
         sets = Sequences(sets.offsets, sets.items, seqs.users)
         t0 = first_times(seqs) - sets.lengths
         return self._ordered(sets, seed, t0)
