@@ -312,7 +312,7 @@ def test_holdout_holds_back_each_users_last_training_item(split):
 
 
 @pytest.mark.parametrize("name", ["vae", "gan"])
-def test_holdout_keeps_the_best_epoch_and_stops(split, name):
+def test_holdout_keeps_the_best_epoch_and_stops(split, name, tmp_path):
     synth = make(name, epochs=40, holdout_users=30, patience=2, lr=3e-3).fit(split.train, item_space=ITEM_SPACE)
     hist = synth.loss_history_
     metrics = [h["metric"] for h in hist]
@@ -320,6 +320,7 @@ def test_holdout_keeps_the_best_epoch_and_stops(split, name):
     assert synth.best_epoch_ == int(np.argmax(metrics)) + 1
     assert len(hist) == synth.best_epoch_ + 2 < 40  # stopped after `patience` epochs without a gain
     assert synth.config()["holdout_users"] == 30
+    assert Synthesizer.load(synth.save(tmp_path / name)).best_epoch_ == synth.best_epoch_
 
 
 def test_holdout_restores_the_best_epochs_weights(split):

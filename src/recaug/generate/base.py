@@ -149,6 +149,8 @@ class Synthesizer(ABC):
         self.item_space_: int | None = None
         self.n_users_: int | None = None
         self.loss_history_: list[dict[str, Any]] = []
+        #: epoch whose weights were kept when training picked one (``holdout_users``), else None
+        self.best_epoch_: int | None = None
         self.categories_: list[str] = []
 
     # -- settings ---------------------------------------------------------------------------
@@ -202,6 +204,7 @@ class Synthesizer(ABC):
         self.length_counts_ = np.bincount(lengths).astype(np.float64)
         self._set_categories(items)
         self.loss_history_ = []
+        self.best_epoch_ = None
         self._fit(train)
         log.info(
             "fit %s synthesizer on %d rows / %d users / %d items in %.1fs",
@@ -368,6 +371,7 @@ class Synthesizer(ABC):
                 "n_users": self.n_users_,
                 "categories": self.categories_,
                 "loss_history": self.loss_history_,
+                "best_epoch": self.best_epoch_,
             },
         }
         atomic.write_text(path / "config.json", json.dumps(doc, indent=2, default=float))
@@ -392,6 +396,7 @@ class Synthesizer(ABC):
         synth.n_users_ = int(fitted["n_users"])
         synth.categories_ = list(fitted["categories"])
         synth.loss_history_ = list(fitted["loss_history"])
+        synth.best_epoch_ = fitted.get("best_epoch")  # absent in files saved before it was kept
         state = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
         synth.item_counts_ = state["item_counts"].numpy().astype(np.float64)
         synth.length_counts_ = state["length_counts"].numpy().astype(np.float64)

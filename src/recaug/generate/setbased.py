@@ -80,7 +80,6 @@ class SetSynthesizer(Synthesizer):
         if self.holdout_users:
             self.train_config = dataclasses.replace(self.train_config, patience=self.patience, eval_every=1)
         self.order_model_: OrderModel | None = None
-        self.best_epoch_: int | None = None
 
     def config(self) -> dict[str, Any]:
         """Constructor settings."""
