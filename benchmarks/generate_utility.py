@@ -7,8 +7,13 @@ Per seed, every synthesizer is fitted on ``split.train`` only and completes the 
 (at most ``--short`` training interactions) with ``--k`` items each; the rows are fused with
 ``Fuser(only_users_with_at_most=short, allow_new_users=False)`` (prepended before each user's
 history, ASReP style). Every model is trained on the fused data and evaluated with full ranking
-on the same test items as its control (same model, same seed, no synthetic rows); the augmented
-histories are the model's input at test time. Segments are fixed on the *real* data so that the
+on the same test items, with the same real histories as input and mask, as its control (same
+model, same seed, no synthetic rows). Models that read the history also get a ``-in`` row: the
+completed histories as input at test time, the real ones still the mask. Until stop 14 the
+completed histories were input *and* mask; that flattered every augmented arm (the synthetic
+items left after dropping held-out hits are known-wrong guesses, and masking them moves the
+test item up), so each main row keeps that old evaluation, for the treated and the untouched
+control model, under ``extra.masked_synthetic``. Segments are fixed on the *real* data so that the
 arms are comparable: ``train<=K`` (users with at most K real training interactions) and, where
 the dataset has item categories (not Toys), ``cross_category`` (a test item's category is not
 among the categories of the user's real history). Paired tests (``recaug.evaluate.compare``) are over users, per segment.
@@ -50,7 +55,14 @@ from _common import dataset_file, parser, peak_memory_mb, write_result
 from recaug import columns as C
 from recaug.data import Interactions
 from recaug.data.io import read
-from recaug.evaluate import CrossCategory, Evaluator, UserColumn, compare, held_out_histories
+from recaug.evaluate import (
+    CrossCategory,
+    Evaluator,
+    UserColumn,
+    WithInputHistories,
+    compare,
+    held_out_histories,
+)
 from recaug.evaluate.segments import SegmentContext
 from recaug.fuse import Fuser
 from recaug.generate import from_config
@@ -75,6 +87,8 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
 }
 HEAD = ("HR@10", "NDCG@10")
+#: models whose scores depend on the input history (they get a test-time completion ``-in`` row)
+READS_HISTORY = {"itemknn", "multvae", "gru4rec", "sasrec"}
 
 
 def fixed_segments(split: Split, dataset: Any, short: int) -> tuple[pl.DataFrame, list[Any]]:
@@ -96,17 +110,11 @@ def fixed_segments(split: Split, dataset: Any, short: int) -> tuple[pl.DataFrame
     return table, rules
 
 
-def fit_eval(
-    model_name: str,
-    train: Interactions,
-    split: Split,
-    seed: int,
-    args: Any,
-    rules: list[Any],
-    item_space: int,
+def fit_model(
+    model_name: str, train: Interactions, split: Split, seed: int, args: Any, item_space: int,
     init_from: Any | None = None,
 ) -> tuple[Any, dict[str, float]]:
-    """Fit one model on ``train`` (validation = split.valid) and evaluate on ``split.test``."""
+    """Fit one model on ``train`` (validation = split.valid, early stopping on it)."""
     name, params = MODELS[model_name]
     params = dict(params)
     if name not in ("pop", "itemknn"):
@@ -119,13 +127,17 @@ def fit_eval(
     else:
         model.fit(train, split.valid, item_space=item_space, init_from=init_from)
     fit_s = time.perf_counter() - t0
-    aug = Split(train, split.valid, split.test, split.protocol)
-    t0 = time.perf_counter()
-    result = Evaluator(ks=(5, 10, 20)).evaluate(model, aug, "test", segments=rules)
-    eval_s = time.perf_counter() - t0
     hist = [h for h in (getattr(model, "history_", []) or []) if "seconds" in h]
     per_epoch = sum(h["seconds"] for h in hist) / len(hist) if hist else None
-    return result, {"fit": fit_s, "per_epoch": per_epoch, "evaluate": eval_s, "epochs_run": len(hist)}
+    return model, {"fit": fit_s, "per_epoch": per_epoch, "epochs_run": len(hist)}
+
+
+def evaluate_test(model: Any, split: Split, rules: list[Any], secs: dict[str, float]) -> Any:
+    """Full ranking on ``split.test`` with ``split``'s histories; adds ``secs["evaluate"]``."""
+    t0 = time.perf_counter()
+    result = Evaluator(ks=(5, 10, 20)).evaluate(model, split, "test", segments=rules)
+    secs["evaluate"] = time.perf_counter() - t0
+    return result
 
 
 def paired(control: Any, treated: Any, segs: list[str]) -> dict[str, Any]:
@@ -195,13 +207,18 @@ def main() -> None:
         "synthetic_weight": args.synthetic_weight,
         "complete_temperature": "synthesizer default" if args.complete_temperature is None else args.complete_temperature,
         "early_stopping": f"valid NDCG@10 every {args.eval_every} epoch(s), patience {args.patience} validations",
+        "test_history": "real histories as input and mask, as for the control ('-in' rows: completed "
+                        "histories as input, real ones masked); validation on real histories",
     }  # fmt: skip
     results: list[dict[str, Any]] = []
     for seed in seeds:
         controls: dict[str, Any] = {}
+        control_models: dict[str, Any] = {}
         for m in args.models:
-            res, secs = fit_eval(m, split.train, split, seed, args, rules, item_space)
+            model, secs = fit_model(m, split.train, split, seed, args, item_space)
+            res = evaluate_test(model, split, rules, secs)
             controls[m] = res
+            control_models[m] = model
             results.append(_row(args, m, "control", None, seed, res, secs, {}))
             _print(results[-1])
             write_result(args.out, "generate_utility", results, quick=args.quick, protocol=protocol,
@@ -250,25 +267,60 @@ def main() -> None:
                   f"{hits} held-out hits, {valid_hits} of them validation), sample {sample_s:.1f}s, quality overall {quality.overall:.3f} "
                   f"{ {k: round(v, 3) for k, v in quality.scores.items()} } privacy {quality.privacy:.3f}",
                   flush=True)  # fmt: skip
+            completed = Split(fused, split.valid, split.test, split.protocol)
+            inputs = held_out_histories(completed, "test")[0]
             for m in args.models:
-                res, secs = fit_eval(m, fused, split, seed, args, rules, item_space)
-                row_extra = {**extra, "paired_vs_control": paired(controls[m], res, seg_names)}
-                results.append(_row(args, m, arm, "control", seed, res, secs, row_extra))
-                _print(results[-1])
-                write_result(args.out, "generate_utility", results, quick=args.quick, protocol=protocol,
-                             device=args.device)  # fmt: skip
+                arms = [(arm, None, extra)]
                 if args.asrep and s_name == "sequence" and m == "sasrec":
-                    res, secs = fit_eval(m, fused, split, seed, args, rules, item_space, init_from=synth.model_)
-                    row_extra = {**extra, "paired_vs_control": paired(controls[m], res, seg_names),
-                                 "init_from": "sequence synthesizer's reversed SASRec"}  # fmt: skip
-                    results.append(_row(args, m, f"{arm}-asrep", "control", seed, res, secs, row_extra))
-                    _print(results[-1])
+                    arms.append((f"{arm}-asrep", synth.model_,
+                                 {**extra, "init_from": "sequence synthesizer's reversed SASRec"}))  # fmt: skip
+                for arm_name, init_from, arm_extra in arms:
+                    model, secs = fit_model(m, fused, split, seed, args, item_space, init_from=init_from)
+                    for row in arm_rows(args, m, arm_name, seed, model, secs, split, completed, inputs, rules,
+                                        controls[m], control_models[m], seg_names, arm_extra):  # fmt: skip
+                        results.append(row)
+                        _print(row)
                     write_result(args.out, "generate_utility", results, quick=args.quick, protocol=protocol,
                                  device=args.device)  # fmt: skip
     write_result(
         args.out, "generate_utility", results, quick=args.quick, protocol=protocol, device=args.device
     )
     print(f"wrote {args.out}")
+
+
+def arm_rows(
+    args: Any, m: str, arm: str, seed: int, model: Any, secs: dict[str, float], split: Split,
+    completed: Split, inputs: Any, rules: list[Any], control: Any, control_model: Any,
+    seg_names: list[str], extra: dict[str, Any],
+) -> list[dict]:
+    """Evaluate one augmented model; its result rows.
+
+    Main row: the real test histories, input and mask, exactly as for the control. ``-in`` row
+    (models that read the history): the completed histories as input, the real ones masked.
+    ``masked_synthetic`` in the main row's extra keeps the protocol of stops 8-14 (completed
+    histories as input *and* mask) for the treated model and for the untouched control model:
+    the control's change under it is the masking artifact alone.
+    """
+    res = evaluate_test(model, split, rules, secs)
+    old_treated = evaluate_test(model, completed, rules, {})
+    old_control = evaluate_test(control_model, completed, rules, {})
+    row_extra = {
+        **extra,
+        "paired_vs_control": paired(control, res, seg_names),
+        "masked_synthetic": {
+            "treated": old_treated.segments_flat(),
+            "control": old_control.segments_flat(),
+            "control_vs_real_control": paired(control, old_control, seg_names),
+        },
+    }
+    rows = [_row(args, m, arm, "control", seed, res, secs, row_extra)]
+    if m in READS_HISTORY:
+        in_secs = dict(secs)
+        res_in = evaluate_test(WithInputHistories(model, inputs), split, rules, in_secs)
+        in_extra = {**extra, "paired_vs_control": paired(control, res_in, seg_names),
+                    "test_input": "completed histories; real histories masked"}  # fmt: skip
+        rows.append(_row(args, m, f"{arm}-in", "control", seed, res_in, in_secs, in_extra))
+    return rows
 
 
 def _row(

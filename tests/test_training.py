@@ -98,6 +98,17 @@ def test_validation_data_uses_train_history_and_first_valid_item():
     assert targets.tolist() == [5, 6, 7]
 
 
+def test_validation_histories_are_the_real_rows_only():
+    """Synthetic rows neither enter the validation input nor get masked (same history as the control)."""
+    real = Interactions.from_arrays([0, 0, 1], [2, 3, 4], [1, 2, 1])
+    synthetic = Interactions.from_arrays([0, 1], [9, 8], [0, 0], source=np.array(["vae", "vae"]))
+    valid = Interactions.from_arrays([0, 1], [5, 6], [3, 2])
+    fused = real.concat(synthetic)
+    assert validation_data(fused, valid)[0].to_lists() == validation_data(real, valid)[0].to_lists() == [[2, 3], [4]]
+    only_synthetic = validation_data(synthetic, valid)[0]
+    assert only_synthetic.to_lists() == [[], []]
+
+
 def test_bad_settings_are_rejected():
     with pytest.raises(ConfigError):
         TrainConfig(valid_metric="AUC@10")

@@ -8,6 +8,7 @@ Typical use::
 """
 
 from recaug.evaluate.evaluator import Evaluator, held_out_histories
+from recaug.evaluate.input_histories import WithInputHistories
 from recaug.evaluate.metrics import METRICS, metric_values, metrics_table, multi_target_metrics
 from recaug.evaluate.ranking import rank_scores, rank_target_sets, rank_targets, sample_negatives
 from recaug.evaluate.result import EvalResult
@@ -46,6 +47,7 @@ __all__ = [
     "Segment",
     "SegmentContext",
     "UserColumn",
+    "WithInputHistories",
     "bootstrap_ci",
     "compare",
     "default_segments",

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
+import polars as pl
 import torch
 from torch import nn
 
@@ -92,11 +93,16 @@ def parse_metric(name: str) -> tuple[str, int]:
 
 
 def validation_data(train: Interactions, valid: Interactions) -> tuple[Sequences, np.ndarray]:
-    """Histories (training sequence of every validation user, possibly empty) and targets.
+    """Histories (real training sequence of every validation user, possibly empty) and targets.
 
-    A user with several validation rows is validated on the earliest one.
+    A user with several validation rows is validated on the earliest one. Only real training
+    rows (``source == "real"``) are the history, input and mask: synthetic rows with a user's
+    held-out items are dropped before fusion, so masking the rest would take known-wrong
+    guesses out of the ranking, and an augmented arm would be validated on other histories
+    than its control (see ``recaug.evaluate.input_histories``).
     """
-    train_seq = Sequences.from_interactions(train)
+    real = train.frame.filter(pl.col(C.SOURCE) == C.REAL)
+    train_seq = Sequences.from_interactions(train if real.height == len(train) else Interactions(real))
     first = valid.frame.sort([C.USER, C.TIME], maintain_order=True).unique(
         subset=[C.USER], keep="first", maintain_order=True
     )
