@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from recaug.errors import OutputExistsError
+from recaug.errors import ConfigError, OutputExistsError
 from recaug.pipeline import StageError, run_pipeline, validate_config
 from recaug.pipeline import stages as S
 
@@ -234,3 +234,31 @@ def test_generate_stage_knows_the_catalogue_and_its_categories(tmp_path: Path) -
     items = pl.read_parquet(run_dir / data["dir"] / "dataset" / "items.parquet")
     cats = synthetic.join(items, on="item_id", how="left").get_column("category").unique().to_list()
     assert synthetic.height > 0 and cats == ["phones"]
+
+
+def test_fused_test_input_reads_completions_and_masks_only_real_history(tmp_path: Path) -> None:
+    """``evaluate.test_input: fused``: same model, other input; the ranking still masks only real items."""
+    gen = {"generate": {"method": "vae", "params": {"epochs": 2, "hidden_dims": [16], "latent_dim": 4},
+                        "mode": "complete", "complete_k": 3, "complete_max_history": 4},
+           "fuse": {"held_out_hits": "drop", "only_users_with_at_most": 4}}  # fmt: skip
+    runs = {}
+    for test_input in ("real", "fused"):
+        doc = tiny(train={"model": "itemknn"}, variants={"control": {}, "gen": gen},
+                   evaluate={"ks": [5, 10], "bootstrap": 50, "test_input": test_input})  # fmt: skip
+        run_dir = tmp_path / test_input
+        runs[test_input] = (run_dir, run_pipeline(validate_config(doc), run_dir))
+    (real_dir, real), (fused_dir, fused) = runs["real"], runs["fused"]
+    for arm in ("control", "gen"):  # the model was trained once per arm, identically
+        assert real.arms[arm]["0"]["stages"]["train"] == fused.arms[arm]["0"]["stages"]["train"]
+    control_real, control_fused = per_user(real_dir, real.arms["control"]["0"]), per_user(fused_dir, fused.arms["control"]["0"])
+    assert control_real.equals(control_fused)  # the control has no fused rows: nothing changes
+    gen_real, gen_fused = per_user(real_dir, real.arms["gen"]["0"]), per_user(fused_dir, fused.arms["gen"]["0"])
+    assert gen_real.get_column("n_history").equals(gen_fused.get_column("n_history"))  # real history masked
+    assert not gen_real.get_column("rank").equals(gen_fused.get_column("rank"))  # ItemKNN read the completions
+    summary = json.loads((fused_dir / fused.arms["gen"]["0"]["stages"]["evaluate"] / "test" / "summary.json").read_text())
+    assert summary["protocol"]["test_input"].startswith("fused")
+
+
+def test_fused_test_input_refuses_expand_arms() -> None:
+    with pytest.raises(ConfigError, match="test_input"):
+        validate_config(tiny(evaluate={"test_input": "fused"}))

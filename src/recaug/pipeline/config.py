@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from recaug.errors import ConfigError
 
@@ -150,6 +150,9 @@ class EvaluateConfig(Section):
     segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
     bootstrap: int = Field(1000, ge=1)
     confidence: float = Field(0.95, gt=0, lt=1)
+    #: what the model reads at test time: the real histories (as every arm's control) or the
+    #: arm's fused training rows (test-time completion); the ranking masks the real ones either way
+    test_input: Literal["real", "fused"] = "real"
 
     @field_validator("ks")
     @classmethod
@@ -205,6 +208,15 @@ class Config(Section):
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     control: str = "control"
     variants: dict[str, VariantConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _fused_input_is_a_history(self) -> Config:
+        if self.evaluate.test_input == "fused" and self.expand.policy is not None:
+            raise ValueError(
+                "evaluate.test_input 'fused' reads a user's fused training rows as one history, but expand "
+                "views are separate sequences; use it with generate (completion) arms only"
+            )
+        return self
 
     # -- variants --------------------------------------------------------------------------
     def variant_names(self) -> list[str]:

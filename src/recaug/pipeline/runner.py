@@ -275,11 +275,14 @@ class Runner:
         evaluate.pop("primary_metric", None)  # reporting settings do not change the numbers
         evaluate.pop("bootstrap", None)
         evaluate.pop("confidence", None)
+        fused_input = arm.evaluate.test_input == "fused" and train_src is not sp
         out["evaluate"] = self.stage(
             "evaluate",
             evaluate,
-            {"model": model, "split": sp, "dataset": ds},
-            lambda o: S.run_evaluate(arm.evaluate, model.path, sp.path, ds.path, seed, o),
+            {"model": model, "split": sp, "dataset": ds, "input": train_src if fused_input else ""},
+            lambda o: S.run_evaluate(
+                arm.evaluate, model.path, sp.path, ds.path, seed, o, input_train=train_file if fused_input else None
+            ),
             **kw,
         )
         return out

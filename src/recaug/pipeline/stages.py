@@ -336,10 +336,15 @@ def segment_rules(cfg: EvaluateConfig, dataset: Dataset) -> list[Any]:
 
 
 def run_evaluate(
-    cfg: EvaluateConfig, model_dir: Path, split_dir: Path, data_dir: Path, seed: int, out: Path
+    cfg: EvaluateConfig, model_dir: Path, split_dir: Path, data_dir: Path, seed: int, out: Path,
+    input_train: Path | None = None,
 ) -> dict[str, Any]:
-    """Full-ranking evaluation on each target; per-user results and summaries per target."""
-    from recaug.evaluate import Evaluator
+    """Full-ranking evaluation on each target; per-user results and summaries per target.
+
+    The real histories are always the mask; with ``input_train`` (the arm's fused training rows,
+    ``test_input: fused``) they are not the model's input: it reads the fused histories instead.
+    """
+    from recaug.evaluate import Evaluator, WithInputHistories, held_out_histories
     from recaug.models.base import Recommender
 
     split = load_split(split_dir)
@@ -349,8 +354,14 @@ def run_evaluate(
     rules = segment_rules(cfg, dataset)
     summaries: dict[str, Any] = {}
     n_users = 0
+    fused = None
+    if input_train is not None:
+        fused = Split(Interactions(pl.read_parquet(input_train), sort=False), split.valid, split.test, split.protocol)
     for target in cfg.targets:
-        result = evaluator.evaluate(model, split, target, segments=rules)
+        scorer = model if fused is None else WithInputHistories(model, held_out_histories(fused, target)[0])
+        result = evaluator.evaluate(scorer, split, target, segments=rules)
+        if fused is not None:
+            result.protocol = {**result.protocol, "test_input": "fused training rows; real histories masked"}
         result.save(out / target)
         summaries[target] = result.summary()
         n_users = max(n_users, result.n_users)
