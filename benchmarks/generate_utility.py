@@ -46,6 +46,7 @@ Quality: each fitted synthesizer also samples new users (as many as ``--quality-
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -267,8 +268,8 @@ def main() -> None:
                   f"{hits} held-out hits, {valid_hits} of them validation), sample {sample_s:.1f}s, quality overall {quality.overall:.3f} "
                   f"{ {k: round(v, 3) for k, v in quality.scores.items()} } privacy {quality.privacy:.3f}",
                   flush=True)  # fmt: skip
-            completed = Split(fused, split.valid, split.test, split.protocol)
-            inputs = held_out_histories(completed, "test")[0]
+            ts = TestSetting(split, Split(fused, split.valid, split.test, split.protocol), rules, seg_names,
+                             {m: (controls[m], control_models[m]) for m in args.models})  # fmt: skip
             for m in args.models:
                 arms = [(arm, None, extra)]
                 if args.asrep and s_name == "sequence" and m == "sasrec":
@@ -276,8 +277,7 @@ def main() -> None:
                                  {**extra, "init_from": "sequence synthesizer's reversed SASRec"}))  # fmt: skip
                 for arm_name, init_from, arm_extra in arms:
                     model, secs = fit_model(m, fused, split, seed, args, item_space, init_from=init_from)
-                    for row in arm_rows(args, m, arm_name, seed, model, secs, split, completed, inputs, rules,
-                                        controls[m], control_models[m], seg_names, arm_extra):  # fmt: skip
+                    for row in arm_rows(args, m, arm_name, seed, model, secs, ts, arm_extra):
                         results.append(row)
                         _print(row)
                     write_result(args.out, "generate_utility", results, quick=args.quick, protocol=protocol,
@@ -288,10 +288,25 @@ def main() -> None:
     print(f"wrote {args.out}")
 
 
+@dataclass
+class TestSetting:
+    """What every arm of one seed and synthesizer is evaluated against."""
+
+    split: Split  # the real split: test targets, real histories (input and mask)
+    completed: Split  # the same with the fused training rows (input of the '-in' rows)
+    rules: list[Any]
+    seg_names: list[str]
+    controls: dict[str, tuple[Any, Any]]  # model name -> (control result, control model)
+
+    @property
+    def inputs(self) -> Any:
+        """Completed test-time histories, one row per test user."""
+        return held_out_histories(self.completed, "test")[0]
+
+
 def arm_rows(
-    args: Any, m: str, arm: str, seed: int, model: Any, secs: dict[str, float], split: Split,
-    completed: Split, inputs: Any, rules: list[Any], control: Any, control_model: Any,
-    seg_names: list[str], extra: dict[str, Any],
+    args: Any, m: str, arm: str, seed: int, model: Any, secs: dict[str, float], ts: TestSetting,
+    extra: dict[str, Any],
 ) -> list[dict]:
     """Evaluate one augmented model; its result rows.
 
@@ -301,23 +316,24 @@ def arm_rows(
     histories as input *and* mask) for the treated model and for the untouched control model:
     the control's change under it is the masking artifact alone.
     """
-    res = evaluate_test(model, split, rules, secs)
-    old_treated = evaluate_test(model, completed, rules, {})
-    old_control = evaluate_test(control_model, completed, rules, {})
+    control, control_model = ts.controls[m]
+    res = evaluate_test(model, ts.split, ts.rules, secs)
+    old_treated = evaluate_test(model, ts.completed, ts.rules, {})
+    old_control = evaluate_test(control_model, ts.completed, ts.rules, {})
     row_extra = {
         **extra,
-        "paired_vs_control": paired(control, res, seg_names),
+        "paired_vs_control": paired(control, res, ts.seg_names),
         "masked_synthetic": {
             "treated": old_treated.segments_flat(),
             "control": old_control.segments_flat(),
-            "control_vs_real_control": paired(control, old_control, seg_names),
+            "control_vs_real_control": paired(control, old_control, ts.seg_names),
         },
     }
     rows = [_row(args, m, arm, "control", seed, res, secs, row_extra)]
     if m in READS_HISTORY:
         in_secs = dict(secs)
-        res_in = evaluate_test(WithInputHistories(model, inputs), split, rules, in_secs)
-        in_extra = {**extra, "paired_vs_control": paired(control, res_in, seg_names),
+        res_in = evaluate_test(WithInputHistories(model, ts.inputs), ts.split, ts.rules, in_secs)
+        in_extra = {**extra, "paired_vs_control": paired(control, res_in, ts.seg_names),
                     "test_input": "completed histories; real histories masked"}  # fmt: skip
         rows.append(_row(args, m, f"{arm}-in", "control", seed, res_in, in_secs, in_extra))
     return rows
