@@ -276,10 +276,15 @@ class Runner:
         evaluate.pop("bootstrap", None)
         evaluate.pop("confidence", None)
         fused_input = arm.evaluate.test_input == "fused" and train_src is not sp
+        inputs = {"model": model, "split": sp, "dataset": ds}
+        if fused_input:
+            inputs["input"] = train_src
+        if evaluate.get("test_input") == "real":  # the default: stage keys of earlier runs stay valid
+            evaluate.pop("test_input")
         out["evaluate"] = self.stage(
             "evaluate",
             evaluate,
-            {"model": model, "split": sp, "dataset": ds, "input": train_src if fused_input else ""},
+            inputs,
             lambda o: S.run_evaluate(
                 arm.evaluate, model.path, sp.path, ds.path, seed, o, input_train=train_file if fused_input else None
             ),
