@@ -141,6 +141,21 @@ def evaluate_test(model: Any, split: Split, rules: list[Any], secs: dict[str, fl
     return result
 
 
+def synth_epochs(specs: list[str], names: list[str], cap: int | None) -> dict[str, int]:
+    """``["30", "gan=5"]`` -> epochs per synthesizer (a bare number applies to all)."""
+    out: dict[str, int] = {}
+    for spec in specs:
+        name, _, value = spec.rpartition("=")
+        if (name and name not in SYNTHS) or not value.isdigit():
+            raise SystemExit(f"--synth-epochs {spec!r}: expected N or NAME=N with NAME in {list(SYNTHS)}")
+        for n in [name] if name else names:
+            out[n] = int(value)
+    missing = [n for n in names if n not in out]
+    if missing:
+        raise SystemExit(f"--synth-epochs gives no epochs for {missing}")
+    return {n: min(e, cap) if cap else e for n, e in out.items()}
+
+
 def paired(control: Any, treated: Any, segs: list[str]) -> dict[str, Any]:
     """Paired user-level tests vs control overall and per segment."""
     out = {"all": {m: c.to_dict() for m, c in compare(control, treated, list(HEAD)).items()}}
@@ -165,7 +180,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=200, help="model epochs (early stopping on valid NDCG@10)")
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--eval-every", type=int, default=1, help="validate every N epochs (patience counts validations)")
-    p.add_argument("--synth-epochs", type=int, default=30)
+    p.add_argument("--synth-epochs", nargs="+", default=["30"], metavar="[NAME=]N",
+                   help="synthesizer epochs: N for all, NAME=N for one (e.g. 30 gan=5)")
     p.add_argument("--synth-holdout", type=int, default=0,
                    help="VAE/GAN: pick the epoch (at most --synth-epochs) on this many held-back training users")
     p.add_argument("--threads", type=int, default=None)
@@ -181,12 +197,9 @@ def main() -> None:
     args = p.parse_args()
     seeds = args.seeds[:1] if args.quick else args.seeds
     if args.quick:
-        args.epochs, args.synth_epochs, args.quality_users = (
-            min(args.epochs, 3),
-            min(args.synth_epochs, 3),
-            1000,
-        )
+        args.epochs, args.quality_users = min(args.epochs, 3), 1000
 
+    epochs = synth_epochs(args.synth_epochs, args.synthesizers, cap=3 if args.quick else None)
     dataset = read(dataset_file(args.data_root, args.dataset), format="s3rec")
     inter = dataset.interactions
     if args.quick:
@@ -225,7 +238,7 @@ def main() -> None:
             write_result(args.out, "generate_utility", results, quick=args.quick, protocol=protocol,
                          device=args.device)  # fmt: skip
         for s_name in args.synthesizers:
-            cfg = {**SYNTHS[s_name], "epochs": args.synth_epochs, "seed": seed, "device": args.device,
+            cfg = {**SYNTHS[s_name], "epochs": epochs[s_name], "seed": seed, "device": args.device,
                    "threads": args.threads, "progress": False}  # fmt: skip
             if args.complete_temperature is not None:
                 cfg["complete_temperature"] = args.complete_temperature
