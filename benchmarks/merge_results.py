@@ -4,7 +4,9 @@ Long benchmarks are run one seed at a time (a seed of Sports takes over an hour 
 2-vCPU VM) to a separate file and then merged, so a table can grow to 3 seeds without
 rerunning the first ones. A merge is refused when the two files were not measured the same
 way (benchmark, ``quick`` or protocol differ) or when they share a (dataset, variant, seed)
-row, since one of the two would then be silently thrown away. Every merge is recorded in
+row with different numbers, since one of the two would then be silently thrown away. A row
+both files have with identical numbers (the same-seed control two runs trained) is kept once
+and listed, a free determinism check. Every merge is recorded in
 ``merged_from`` (when and at which commit each part was run, and which rows it brought).
 MAIN is replaced atomically; the EXTRA files are left as they are.
 """
@@ -32,6 +34,10 @@ def _key(row: dict[str, Any], path: Path) -> tuple:
     return tuple(row[k] for k in ROW_KEY)
 
 
+def _numbers(row: dict[str, Any]) -> tuple:
+    return (row.get("metrics"), row.get("segments"))
+
+
 def _origin(doc: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "created": doc.get("created"),
@@ -48,14 +54,25 @@ def merge(main: dict[str, Any], extra: dict[str, Any], *, main_path: Path, extra
                 f"{extra_path}: '{field}' is {extra.get(field)!r}, but {main_path} has {main.get(field)!r}; "
                 "results measured differently cannot share a table"
             )
-    have = {_key(r, main_path) for r in main["results"]}
-    clash = sorted({_key(r, extra_path) for r in extra["results"]} & have)
-    if clash:
-        raise MergeError(f"{extra_path}: rows {clash} are already in {main_path}; remove one of them first")
+    have = {_key(r, main_path): r for r in main["results"]}
+    new, same = [], []
+    for r in extra["results"]:
+        old = have.get(_key(r, extra_path))
+        if old is None:
+            new.append(r)
+        elif _numbers(old) == _numbers(r):
+            same.append(_key(r, extra_path))  # e.g. a same-seed control both runs trained
+        else:
+            raise MergeError(
+                f"{extra_path}: row {_key(r, extra_path)} is already in {main_path} with other numbers; "
+                "remove one of them first"
+            )
     merged = dict(main)
-    merged["results"] = list(main["results"]) + list(extra["results"])
+    merged["results"] = list(main["results"]) + new
     history = list(main.get("merged_from") or [_origin(main, main["results"])])
-    history += extra.get("merged_from") or [_origin(extra, extra["results"])]
+    history += extra.get("merged_from") or [_origin(extra, new)]
+    if same:
+        history[-1] = {**history[-1], "identical_rows_kept_once": [" ".join(map(str, k)) for k in same]}
     merged["merged_from"] = history
     return merged
 

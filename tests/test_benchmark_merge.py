@@ -36,15 +36,28 @@ def test_merge_appends_rows_and_records_origins() -> None:
 def test_merge_refuses_other_protocol_and_duplicate_rows() -> None:
     with pytest.raises(merge_results.MergeError, match="protocol"):
         merge_results.merge(_doc([0]), _doc([1], protocol={"k": 10}), main_path=Path("a"), extra_path=Path("b"))
+    other = _doc([1])
+    other["results"][0]["metrics"] = {"NDCG@10": 0.5}
     with pytest.raises(merge_results.MergeError, match="already in"):
-        merge_results.merge(_doc([0, 1]), _doc([1]), main_path=Path("a"), extra_path=Path("b"))
+        merge_results.merge(_doc([0, 1]), other, main_path=Path("a"), extra_path=Path("b"))
+
+
+def test_identical_rows_are_kept_once_and_listed() -> None:
+    extra = _doc([1, 2], commit="def")
+    out = merge_results.merge(_doc([0, 1]), extra, main_path=Path("a"), extra_path=Path("b"))
+    assert sorted((r["variant"], r["seed"]) for r in out["results"]) == sorted(
+        (v, s) for s in (0, 1, 2) for v in ("bpr", "bpr+vae"))
+    assert out["merged_from"][-1]["identical_rows_kept_once"] == ["beauty bpr 1", "beauty bpr+vae 1"]
+    assert out["merged_from"][-1]["rows"] == ["beauty bpr seed 2", "beauty bpr+vae seed 2"]
 
 
 def test_cli_writes_main_and_leaves_it_alone_on_error(tmp_path: Path) -> None:
     main, extra, bad = tmp_path / "main.json", tmp_path / "extra.json", tmp_path / "bad.json"
     main.write_text(json.dumps(_doc([0])))
     extra.write_text(json.dumps(_doc([1])))
-    bad.write_text(json.dumps(_doc([0])))
+    clash = _doc([0])
+    clash["results"][0]["metrics"] = {"NDCG@10": 0.5}
+    bad.write_text(json.dumps(clash))
     before = main.read_text()
     fail = subprocess.run([sys.executable, str(SCRIPT), str(main), str(bad)], capture_output=True, text=True)
     assert fail.returncode != 0 and "already in" in fail.stderr
