@@ -53,12 +53,19 @@ def dataset_file(data_root: Path, name: str) -> Path:
 
 
 def git_commit() -> str | None:
-    """Short commit of the working tree, if any."""
+    """Short commit of the working tree (``-dirty`` with uncommitted changes), if any."""
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=7"], cwd=REPO, capture_output=True, text=True
+        )
         return out.stdout.strip() or None
     except OSError:
         return None
+
+
+#: the commit the benchmark started from: a long run writes its file many times, and commits
+#: made meanwhile do not change the code it already imported
+STARTED_AT = git_commit()
 
 
 def machine(device: str = "cpu") -> dict[str, Any]:
@@ -111,7 +118,7 @@ def write_result(
         "quick": quick,
         "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "recaug_version": __version__,
-        "git_commit": git_commit(),
+        "git_commit": STARTED_AT,
         "machine": machine(device),
         "protocol": protocol or {},
         "results": results,

@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ import numpy as np
 import polars as pl
 
 import recaug
+from _common import git_commit
 from recaug import columns as C
 from recaug.data import Dataset
 from recaug.data.io import read
@@ -170,15 +170,6 @@ def matches(got: Any, want: Any) -> bool:
         decimals = len(repr(want).split(".")[1])
         return got is not None and round(float(got), decimals) == want
     return got == want
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                             timeout=10)
-        return out.stdout.strip() or None
-    except OSError:
-        return None
 
 
 def main(argv: list[str] | None = None) -> int:
