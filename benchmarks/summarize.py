@@ -263,7 +263,7 @@ def synthesizers(docs: list[dict[str, Any]]) -> list[str]:
             if "quality" not in ex:
                 continue
             arm = r["variant"].split("+", 1)[1]
-            if arm.endswith("-asrep"):  # same synthesizer as its plain arm
+            if arm.endswith(("-asrep", "-in")):  # same synthesizer as its plain arm
                 continue
             rows.setdefault((doc["_file"], r["dataset"], arm, r["seed"]), ex)
     if not rows:
