@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -311,9 +312,9 @@ class TestSetting:
     seg_names: list[str]
     controls: dict[str, tuple[Any, Any]]  # model name -> (control result, control model)
 
-    @property
+    @cached_property
     def inputs(self) -> Any:
-        """Completed test-time histories, one row per test user."""
+        """Completed test-time histories, one row per test user (built once, read by every model)."""
         return held_out_histories(self.completed, "test")[0]
 
 
