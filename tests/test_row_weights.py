@@ -11,8 +11,10 @@ import torch
 from conftest import random_split
 from recaug.data import Interactions
 from recaug.data.sequences import Sequences
-from recaug.models import BPRMF, ItemKNN, MultVAE, Popularity, SASRec
+from recaug.errors import DataError
+from recaug.models import BPRMF, GRU4Rec, ItemKNN, MultVAE, Popularity, SASRec, sequential
 from recaug.models.inputs import user_item_matrix
+from recaug.models.losses import next_item_loss
 
 
 def with_weights(train: Interactions, weights: np.ndarray) -> Interactions:
@@ -62,9 +64,64 @@ def test_multvae_weights_change_the_model():
     assert not torch.equal(a.score(Sequences.from_interactions(split.train)), b.score(Sequences.from_interactions(split.train)))
 
 
-def test_sequential_models_say_they_ignore_weights(caplog: pytest.LogCaptureFixture):
+def test_sequence_models_weight_each_target_by_its_row(monkeypatch: pytest.MonkeyPatch):
+    # weight = a function of the item, so every position's weight can be checked against its target
+    split = random_split(3, 12, (4, 9), 20)
+    weights = 1.0 / split.train.items.astype(np.float32)
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def spy(hidden, targets, item_weight, loss, negatives=None, weights=None):
+        seen.append((targets.clone(), weights.clone()))
+        return original(hidden, targets, item_weight, loss, negatives, weights)
+
+    original = sequential.next_item_loss
+    monkeypatch.setattr(sequential, "next_item_loss", spy)
+    for model in (SASRec(epochs=1, hidden=8, n_heads=1, n_layers=1, max_len=6), GRU4Rec(epochs=1, hidden=8, max_len=6)):
+        seen.clear()
+        model.fit(with_weights(split.train, weights), item_space=20)
+        targets = torch.cat([t for t, _ in seen])
+        assert len(targets) > 0
+        assert torch.allclose(torch.cat([w for _, w in seen]), 1.0 / targets.float())
+
+
+def test_sequence_models_unit_and_uniform_weights_change_nothing():
+    split = random_split(4, 12, (4, 9), 20)
+    histories = Sequences.from_interactions(split.train)
+    plain = SASRec(epochs=2, hidden=8, n_heads=1, n_layers=1, max_len=6).fit(split.train, item_space=20)
+    for w in (1.0, 0.5):  # a weighted *mean*: a uniform weight is no weight at all
+        weighted = with_weights(split.train, np.full(len(split.train), w))
+        model = SASRec(epochs=2, hidden=8, n_heads=1, n_layers=1, max_len=6).fit(weighted, item_space=20)
+        assert torch.allclose(model.score(histories), plain.score(histories), atol=1e-5)
+    skewed = with_weights(split.train, np.where(split.train.users % 2 == 0, 0.1, 1.0))
+    model = SASRec(epochs=2, hidden=8, n_heads=1, n_layers=1, max_len=6).fit(skewed, item_space=20)
+    assert not torch.allclose(model.score(histories), plain.score(histories), atol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["ce", "bce", "sampled_softmax"])
+def test_next_item_loss_is_a_weighted_mean(loss: str):
+    gen = torch.Generator().manual_seed(0)
+    hidden, table = torch.randn(3, 4, generator=gen), torch.randn(10, 4, generator=gen)
+    targets = torch.tensor([2, 5, 7])
+    negatives = torch.tensor([3, 4, 6]) if loss == "bce" else torch.tensor([[3, 4], [6, 8], [2, 9]])
+    each = [next_item_loss(hidden[i : i + 1], targets[i : i + 1], table, loss, negatives[i : i + 1]) for i in range(3)]
+    weighted = next_item_loss(hidden, targets, table, loss, negatives, torch.tensor([1.0, 0.0, 3.0]))
+    assert torch.allclose(weighted, (each[0] + 3 * each[2]) / 4)
+    assert torch.allclose(next_item_loss(hidden, targets, table, loss, negatives), torch.stack(each).mean())
+
+
+def test_sequence_models_say_they_ignore_weights_with_online_views(caplog: pytest.LogCaptureFixture):
     split = random_split(3, 10, (4, 6), 20)
     weighted = with_weights(split.train, np.full(len(split.train), 0.5))
     with caplog.at_level(logging.WARNING, logger="recaug.models"):
-        SASRec(epochs=1, hidden=8, n_heads=1, n_layers=1, max_len=8).fit(weighted, item_space=20)
+        SASRec(epochs=1, hidden=8, n_heads=1, n_layers=1, max_len=8, repeat_pad=True).fit(weighted, item_space=20)
     assert any("ignores the 'weight' column" in r.getMessage() for r in caplog.records)
+
+
+def test_padded_values_follow_the_items():
+    seqs = Sequences.from_lists([[2, 3, 4], [5]])
+    values = np.array([0.1, 0.2, 0.3, 0.4], dtype=np.float32)
+    left = seqs.to_padded(2, pad=0.0, values=values)
+    assert left.dtype == np.float32 and np.allclose(left, [[0.2, 0.3], [0.0, 0.4]])
+    assert np.allclose(seqs.to_padded(2, pad=0.0, side="right", values=values), [[0.2, 0.3], [0.4, 0.0]])
+    with pytest.raises(DataError, match="values"):
+        seqs.to_padded(2, values=values[:3])

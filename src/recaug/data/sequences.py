@@ -15,6 +15,9 @@ from recaug import columns as C
 from recaug.data.interactions import Interactions
 from recaug.errors import DataError
 
+#: the order of a user's items in a row: by user, then time (ties keep the input order)
+ROW_ORDER = (C.USER, C.TIME)
+
 
 @dataclass(eq=False)
 class Sequences:
@@ -57,7 +60,7 @@ class Sequences:
     @classmethod
     def from_interactions(cls, interactions: Interactions) -> Sequences:
         """One row per user, items in (timestamp, input) order; users in ascending code order."""
-        frame = interactions.frame.sort([C.USER, C.TIME], maintain_order=True)
+        frame = interactions.frame.sort(list(ROW_ORDER), maintain_order=True)
         users = frame.get_column(C.USER).to_numpy()
         items = frame.get_column(C.ITEM).to_numpy()
         ts = frame.get_column(C.TIME).to_numpy()
@@ -124,20 +127,27 @@ class Sequences:
             source=self.source[rows],
         )
 
-    def to_padded(self, max_len: int, *, pad: int = C.PAD_ID, side: str = "left") -> np.ndarray:
+    def to_padded(
+        self, max_len: int, *, pad: float = C.PAD_ID, side: str = "left", values: np.ndarray | None = None
+    ) -> np.ndarray:
         """A dense ``(rows, max_len)`` int64 matrix of the last ``max_len`` items of every row.
 
         ``side="left"`` right-aligns the items (padding on the left, the SASRec convention).
+        ``values`` (aligned with ``items``, e.g. row weights) is laid out the same way instead
+        of the items, in its own dtype.
         """
+        if values is not None and len(values) != len(self.items):
+            raise DataError(f"values has {len(values)} entries for {len(self.items)} items", column="values")
         n = len(self)
-        out = np.full((n, max_len), pad, dtype=np.int64)
+        source = self.items if values is None else np.asarray(values)
+        out = np.full((n, max_len), pad, dtype=np.int64 if values is None else source.dtype)
         lengths = self.lengths
         keep = np.minimum(lengths, max_len)
         row = np.repeat(np.arange(n), keep)
         pos_in_keep = np.arange(keep.sum()) - np.repeat(np.cumsum(keep) - keep, keep)
         src = np.repeat(self.offsets[1:] - keep, keep) + pos_in_keep
         col = pos_in_keep + (np.repeat(max_len - keep, keep) if side == "left" else 0)
-        out[row, col] = self.items[src]
+        out[row, col] = source[src]
         return out
 
     def equals(self, other: Sequences) -> bool:

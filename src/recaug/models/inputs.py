@@ -14,7 +14,7 @@ import torch
 
 from recaug import columns as C
 from recaug.data.interactions import Interactions
-from recaug.data.sequences import Sequences
+from recaug.data.sequences import ROW_ORDER, Sequences
 
 logger = logging.getLogger("recaug.models")
 
@@ -35,6 +35,18 @@ def warn_if_weighted(train: Interactions, model: str) -> None:
     weights = row_weights(train)
     if weights is not None and bool((weights != 1.0).any()):
         logger.warning("%s ignores the %r column: every training row counts 1.0", model, C.WEIGHT)
+
+
+def sequence_weights(train: Interactions) -> np.ndarray | None:
+    """The ``weight`` column aligned with ``Sequences.from_interactions(train).items``.
+
+    ``None`` when there is no weight column or every row weighs 1.0 (nothing to weight).
+    """
+    if C.WEIGHT not in train.columns:
+        return None
+    column = train.frame.sort(list(ROW_ORDER), maintain_order=True).get_column(C.WEIGHT)
+    weights = np.nan_to_num(column.to_numpy().astype(np.float32), nan=1.0)
+    return None if bool((weights == 1.0).all()) else weights
 
 
 def item_counts(train: Interactions, item_space: int, *, weighted: bool = False) -> np.ndarray:

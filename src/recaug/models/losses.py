@@ -56,28 +56,37 @@ def next_item_loss(
     item_weight: torch.Tensor,
     loss: str,
     negatives: torch.Tensor | None = None,
+    weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean loss of ``hidden`` (N, d) predicting ``targets`` (N,) with item vectors ``item_weight``.
 
     ``negatives`` is (N,) for ``"bce"`` and (N, n) for ``"sampled_softmax"``; unused for ``"ce"``.
+    ``weights`` (N,), optional: each position's share of the loss (a weighted mean), e.g. the
+    fuser's down-weighted synthetic rows as targets.
     """
     if hidden.shape[0] == 0:
         return hidden.sum() * 0.0
     if loss == "ce":
         # PAD/MASK are never candidates: score real items only (no -inf fill, no extra copy)
         logits = hidden @ item_weight[C.N_RESERVED :].T
-        return F.cross_entropy(logits, targets - C.N_RESERVED)
-    assert negatives is not None
-    pos = (hidden * item_weight[targets]).sum(-1)
-    if loss == "bce":
-        neg = (hidden * item_weight[negatives]).sum(-1)
-        return -(F.logsigmoid(pos) + F.logsigmoid(-neg)).mean()
-    if loss == "sampled_softmax":
-        neg = torch.einsum("nd,nkd->nk", hidden, item_weight[negatives])
-        neg = neg.masked_fill(negatives == targets.unsqueeze(1), -torch.inf)
-        logits = torch.cat([pos.unsqueeze(1), neg], dim=1)
-        return F.cross_entropy(logits, torch.zeros_like(targets))
-    raise ConfigError(f"loss must be one of {LOSSES}, got {loss!r}")
+        per_position = F.cross_entropy(logits, targets - C.N_RESERVED, reduction="none")
+    elif loss in ("bce", "sampled_softmax"):
+        assert negatives is not None
+        pos = (hidden * item_weight[targets]).sum(-1)
+        if loss == "bce":
+            neg = (hidden * item_weight[negatives]).sum(-1)
+            per_position = -(F.logsigmoid(pos) + F.logsigmoid(-neg))
+        else:
+            neg = torch.einsum("nd,nkd->nk", hidden, item_weight[negatives])
+            neg = neg.masked_fill(negatives == targets.unsqueeze(1), -torch.inf)
+            logits = torch.cat([pos.unsqueeze(1), neg], dim=1)
+            per_position = F.cross_entropy(logits, torch.zeros_like(targets), reduction="none")
+    else:
+        raise ConfigError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if weights is None:
+        return per_position.mean()
+    weights = weights.to(per_position)
+    return (per_position * weights).sum() / weights.sum().clamp_min(1e-12)
 
 
 def info_nce(

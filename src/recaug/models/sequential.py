@@ -9,6 +9,11 @@ are independent and padding never influences real positions), for a fraction of 
 A sequence net maps ``(B, L)`` item rows to ``(B, L, d)`` hidden states and owns
 ``item_embedding`` (the shared output layer) and ``padding_side``.
 
+A ``weight`` column (e.g. the fuser's down-weighted synthetic rows) is the share of the loss
+of predicting that row's item (a weighted mean over positions); the item still counts in
+full as input context for the positions after it. Online views and RepPad rebuild the rows,
+so with them the weights are ignored (with a warning).
+
 Augmentation inside training (see :mod:`recaug.models.contrastive`): ``augmenter=`` (an
 ``recaug.expand`` augmenter or its config dict) gives every training row ``n_views`` fresh
 views per epoch, each augmented with probability ``aug_prob``, and the next-item loss is taken
@@ -33,7 +38,7 @@ from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
 from recaug.expand import Augmenter, epoch_seed
 from recaug.models import contrastive as cl
-from recaug.models.inputs import finish_scores, padded_items, warn_if_weighted
+from recaug.models.inputs import finish_scores, padded_items, sequence_weights, warn_if_weighted
 from recaug.models.losses import check_loss, info_nce, negatives_outside_rows, next_item_loss, uniform_items
 from recaug.models.neural import NeuralRecommender
 from recaug.models.reppad import repeat_pad_pairs
@@ -108,12 +113,21 @@ class NextItemRecommender(NeuralRecommender):
             "repeat_pad_delimiter": self.repeat_pad_delimiter,
         }
 
-    def _rows(self, seqs: Sequences, side: str) -> torch.Tensor:
-        """``(rows, max_len + 1)`` int64 training rows; rows without a usable target dropped."""
-        rows = padded_items(seqs, self.max_len + 1, self.item_space_ or 0, side=side)
+    def _rows(
+        self, seqs: Sequences, side: str, weights: np.ndarray | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(rows, max_len + 1)`` int64 training rows; rows without a usable target dropped.
+
+        With ``weights`` (aligned with ``seqs.items``), also the matching float32 weight rows.
+        """
+        width = self.max_len + 1
+        rows = padded_items(seqs, width, self.item_space_ or 0, side=side)
         inputs, targets = rows[:, :-1], rows[:, 1:]
         useful = ((inputs != C.PAD_ID) & (targets >= C.N_RESERVED)).any(dim=1)
-        return rows[useful].contiguous()
+        if weights is None:
+            return rows[useful].contiguous(), None
+        w = torch.from_numpy(seqs.to_padded(width, pad=0.0, side=side, values=weights))
+        return rows[useful].contiguous(), w[useful].contiguous()
 
     def fit(
         self,
@@ -133,8 +147,10 @@ class NextItemRecommender(NeuralRecommender):
         (fine-tuning, e.g. ASReP's reversed pre-training).
         """
         self.item_space_ = self._item_space(train, valid, item_space)
-        if sequences is None:
-            warn_if_weighted(train, type(self).__name__)
+        weights = sequence_weights(train) if sequences is None else None
+        if weights is not None and (self.augmenter is not None or self.repeat_pad):
+            warn_if_weighted(train, f"{type(self).__name__} with online views or repeat_pad")
+            weights = None
         self.module_ = self._start_module(init_from)
         net = self.module_
         side = net.padding_side
@@ -145,8 +161,9 @@ class NextItemRecommender(NeuralRecommender):
             if sequences is None
             else getattr(sequences, "sequences", sequences)
         )
-        full = self._rows(seqs, side)
+        full, full_weights = self._rows(seqs, side, weights)
         inputs, targets = full[:, :-1], full[:, 1:]
+        target_weights = None if full_weights is None else full_weights[:, 1:]
         contexts = cl.context(inputs, targets, side) if self.contrastive else inputs
         online = None
         if self.augmenter is not None:
@@ -187,12 +204,13 @@ class NextItemRecommender(NeuralRecommender):
                 keys = rows.repeat_interleave(self.n_views)
             else:
                 x_b, y_b, keys = inputs[rows], targets[rows], rows
+            w_b = None if target_weights is None else target_weights[rows]
             if self.repeat_pad:
                 u = hash_uniform(epoch_seed(epoch_s, 3), keys.numpy())
                 x_b, y_b = repeat_pad_pairs(x_b, y_b, side, torch.from_numpy(u), self.repeat_pad_delimiter)
             span = cl.spans(x_b, side)
             cspan = cl.spans(cl.context(x_b, y_b, side), side) if index is not None else span
-            hidden, wanted, negatives, last, order = [], [], [], [], []
+            hidden, wanted, negatives, last, order, position_weights = [], [], [], [], [], []
             for group in _length_groups(span, self.length_groups):
                 width = max(int(span[group].max()), 1)
                 x, y = _trim(x_b[group], width, side), _trim(y_b[group], width, side)
@@ -202,6 +220,8 @@ class NextItemRecommender(NeuralRecommender):
                 out = net(x.to(device))
                 hidden.append(out[where.to(device)])
                 wanted.append(y[where])
+                if w_b is not None:
+                    position_weights.append(_trim(w_b[group], width, side)[where])
                 if index is not None:
                     last.append(cl.last_hidden(out, cspan[group], side))
                     order.append(group)
@@ -210,8 +230,9 @@ class NextItemRecommender(NeuralRecommender):
             if self.loss == "sampled_softmax":
                 neg = uniform_items((len(y_all), self.n_negatives), n, gen)
             neg = None if neg is None else neg.to(device)
+            w_all = torch.cat(position_weights).to(device) if position_weights else None
             loss = next_item_loss(
-                torch.cat(hidden), y_all.to(device), net.item_embedding.weight, self.loss, neg
+                torch.cat(hidden), y_all.to(device), net.item_embedding.weight, self.loss, neg, w_all
             )
             if self.cl_weight > 0 and views is not None:
                 loss = loss + self.cl_weight * self._cl4srec(
