@@ -225,3 +225,12 @@ def test_unknown_option_and_format(tmp_path):
         read(f, "excel")
     with pytest.raises(ConfigError):
         FORMATS["csv"](f, user_column="x")
+
+
+def test_synthetic_rows_in_a_raw_file_are_refused(tmp_path):
+    # a fused file read as raw data would lose its provenance and be split: synthetic rows
+    # could become test items
+    err = fails(write(tmp_path / "fused.csv", "user_id,item_id,timestamp,source\n1,2,1,real\n1,3,2,vae\n"), "csv")
+    assert err.column == "source" and err.row == 3 and "'vae'" in err.message and "test set" in err.message
+    ok = read(write(tmp_path / "real.csv", "user_id,item_id,timestamp,source\n1,2,1,real\n1,3,2,\n"), "csv")
+    assert len(ok.interactions) == 2

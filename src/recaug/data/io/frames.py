@@ -86,6 +86,26 @@ def to_dataset(
     return dataset
 
 
+def refuse_synthetic_rows(source: pl.Series, *, file: Path | None, first_row: int) -> None:
+    """Raise ``DataError`` when a ``source`` column marks rows as synthetic (not ``"real"``).
+
+    A raw file is read as real data and then split: a fused file read that way would lose its
+    provenance, and its synthetic rows could become validation or test items.
+    """
+    synthetic = (source.cast(pl.Utf8).fill_null(C.REAL) != C.REAL).arg_true()
+    if len(synthetic):
+        row = int(synthetic[0])
+        raise DataError(
+            f"{len(synthetic)} row(s) have a source other than {C.REAL!r} (first: {source[row]!r}); a raw "
+            "file is read as real data and split, so synthetic rows could land in the test set",
+            file=file,
+            row=first_row + row,
+            column=C.SOURCE,
+            expected="real interactions only: split the real data, then fuse its train part "
+            "(recaug run with a fuse stage, or recaug.fuse.Fuser)",
+        )
+
+
 def dataset_from_table(
     raw: pl.DataFrame,
     *,
@@ -103,6 +123,8 @@ def dataset_from_table(
         raise DataError("no rows", file=file, expected="at least one row of data")
     roles = resolve_roles(requested, list(raw.columns), file=file)
     ignored = [c for c in raw.columns if c not in roles.values()]
+    if C.SOURCE in ignored:
+        refuse_synthetic_rows(raw.get_column(C.SOURCE), file=file, first_row=first_row)
     if ignored:
         log.info("%s: ignoring column(s) %s", file or name, ignored)
     frame = canonical_frame(raw, roles, Where(file, first_row), integer_ids=integer_ids)
