@@ -31,7 +31,7 @@ from recaug.generate._sampling import SALT_LATENT, normal_matrix
 from recaug.generate.base import module_state, unprefixed
 from recaug.generate.registry import register
 from recaug.generate.setbased import Holdout, SetSynthesizer
-from recaug.models.inputs import sparse_rows_to_dense
+from recaug.models.inputs import sparse_rows_to_torch
 from recaug.models.nets.vae import VAENet
 from recaug.models.training import fit_loop
 
@@ -103,7 +103,7 @@ class VAESynthesizer(SetSynthesizer):
         device, step = self.torch_device, [0]
 
         def batch_loss(rows: torch.Tensor) -> torch.Tensor:
-            x = sparse_rows_to_dense(matrix, users[rows.numpy()]).to(device)
+            x = sparse_rows_to_torch(matrix, users[rows.numpy()]).to(device)
             beta = self.beta * min(1.0, step[0] / anneal_steps) if self.anneal_fraction > 0 else self.beta
             step[0] += 1
             logits, mu, logvar = net(x)

@@ -115,6 +115,14 @@ def sparse_rows_to_dense(mat: sp.csr_matrix, rows: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(mat[rows].toarray().astype(np.float32, copy=False))
 
 
+def sparse_rows_to_torch(mat: sp.csr_matrix, rows: np.ndarray) -> torch.Tensor:
+    """The selected rows of a CSR matrix as a coalesced float32 sparse COO tensor."""
+    part = mat[rows].tocoo()
+    index = torch.from_numpy(np.vstack([part.row, part.col]).astype(np.int64))
+    values = torch.from_numpy(part.data.astype(np.float32, copy=False))
+    return torch.sparse_coo_tensor(index, values, part.shape, check_invariants=False).coalesce()
+
+
 def finish_scores(scores: torch.Tensor) -> torch.Tensor:
     """CPU float32 scores with the PAD and MASK columns set to ``-inf``."""
     scores = scores.detach().float().cpu().contiguous()

@@ -21,7 +21,13 @@ from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
 from recaug.models.base import register
-from recaug.models.inputs import finish_scores, history_matrix, sparse_rows_to_dense, user_item_matrix
+from recaug.models.inputs import (
+    finish_scores,
+    history_matrix,
+    sparse_rows_to_dense,
+    sparse_rows_to_torch,
+    user_item_matrix,
+)
 from recaug.models.nets.vae import VAENet
 from recaug.models.neural import NeuralRecommender
 
@@ -83,7 +89,7 @@ class MultVAE(NeuralRecommender):
         device, step = self.torch_device, [0]
 
         def batch_loss(rows: torch.Tensor) -> torch.Tensor:
-            x = sparse_rows_to_dense(matrix, users[rows.numpy()]).to(device)
+            x = sparse_rows_to_torch(matrix, users[rows.numpy()]).to(device)
             beta = min(self.anneal_cap, step[0] / self.total_anneal_steps)
             step[0] += 1
             logits, mu, logvar = net(x)

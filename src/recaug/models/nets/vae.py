@@ -4,6 +4,11 @@ The API is ``encode(x) -> (mu, logvar)``, ``reparameterize``, ``decode(z) -> log
 ``sample_prior(n) -> z``, so both the Mult-VAE recommender and the VAE synthesizer use it:
 the recommender folds a history in (``decode(encode(x).mu)``), the synthesizer decodes
 draws from the prior.
+
+The input ``x`` may be a dense ``(n, n_items)`` tensor or a sparse COO one (what training
+uses): a user has a handful of the catalogue's items, so normalising, dropping out and
+multiplying only the non-zero entries gives the same first layer (dropout of a zero is zero)
+for a fraction of the work; that layer and its input dropout were most of a training step.
 """
 
 from __future__ import annotations
@@ -39,12 +44,19 @@ class VAENet(nn.Module):
             nn.init.normal_(layer.bias, std=0.001)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior mean and log-variance for bag-of-items rows ``x`` (n, n_items)."""
-        h = self.dropout(F.normalize(x, dim=1))
-        for i, layer in enumerate(self.encoder):
-            h = layer(h)
-            if i < len(self.encoder) - 1:
-                h = torch.tanh(h)
+        """Posterior mean and log-variance for bag-of-items rows ``x`` (n, n_items), dense or sparse."""
+        first, *rest = self.encoder
+        if x.is_sparse:
+            x = x.coalesce()
+            index, values = x.indices(), x.values()
+            norms = torch.zeros(x.shape[0], device=values.device).index_add_(0, index[0], values * values)
+            values = self.dropout(values / norms.sqrt().clamp_min(1e-12)[index[0]])
+            dropped = torch.sparse_coo_tensor(index, values, x.shape, is_coalesced=True, check_invariants=False)
+            h = torch.sparse.mm(dropped, first.weight.T) + first.bias
+        else:
+            h = first(self.dropout(F.normalize(x, dim=1)))
+        for layer in rest:
+            h = layer(torch.tanh(h))
         return h[:, : self.latent_dim], h[:, self.latent_dim :]
 
     def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -76,7 +88,16 @@ class VAENet(nn.Module):
     def loss(
         logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, beta: float
     ) -> torch.Tensor:
-        """Multinomial negative log-likelihood plus ``beta`` x KL(q(z|x) || N(0, I)), batch mean."""
-        nll = -(F.log_softmax(logits, dim=1) * x).sum(dim=1).mean()
+        """Multinomial negative log-likelihood plus ``beta`` x KL(q(z|x) || N(0, I)), batch mean.
+
+        ``x`` (the input counts or weights) may be dense or sparse COO.
+        """
+        log_probs = F.log_softmax(logits, dim=1)
+        if x.is_sparse:
+            x = x.coalesce()
+            rows, cols = x.indices()
+            nll = -(log_probs[rows, cols] * x.values()).sum() / x.shape[0]
+        else:
+            nll = -(log_probs * x).sum(dim=1).mean()
         kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)).mean()
         return nll + beta * kl
