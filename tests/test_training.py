@@ -12,7 +12,7 @@ from torch import nn
 from recaug.data import Interactions
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
-from recaug.models.training import TrainConfig, fit_loop, validation_data
+from recaug.models.training import TrainConfig, adam, fit_loop, validation_data
 
 ITEM_SPACE = 13  # real items 2..12
 GOOD_EPOCH = 3
@@ -116,3 +116,22 @@ def test_bad_settings_are_rejected():
         TrainConfig(patience=0)
     with pytest.raises(ConfigError):
         TrainConfig(valid_from=0)
+
+
+def test_adam_helper_is_fused_and_updates_like_plain_adam():
+    finals = []
+    for make in (torch.optim.Adam, adam):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(30, 8), torch.nn.Linear(8, 30))
+        opt = make(net.parameters(), lr=1e-2, weight_decay=0.01)
+        gen = torch.Generator().manual_seed(1)
+        for _ in range(20):
+            for p in net.parameters():
+                p.grad = torch.randn(p.shape, generator=gen)
+            opt.step()
+        finals.append(torch.cat([p.detach().flatten() for p in net.parameters()]))
+    assert opt.defaults["fused"] is True
+    assert torch.allclose(finals[0], finals[1], atol=1e-6)
+    frozen = torch.nn.Linear(3, 3)
+    frozen.bias.requires_grad_(False)
+    assert len(adam(frozen.parameters(), lr=1e-3).param_groups[0]["params"]) == 1

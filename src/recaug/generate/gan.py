@@ -62,7 +62,7 @@ from recaug.generate.base import module_state, unprefixed
 from recaug.generate.registry import register
 from recaug.generate.setbased import Holdout, SetSynthesizer
 from recaug.models.inputs import sparse_rows_to_dense
-from recaug.models.training import fit_loop
+from recaug.models.training import adam, fit_loop
 
 log = logging.getLogger("recaug.generate")
 CONDITIONS = ("user", "noise")
@@ -183,7 +183,7 @@ class GANSynthesizer(SetSynthesizer):
         g, d = self.generator_, self.discriminator_
         assert g is not None and d is not None
         cfg = self.train_config
-        d_opt = torch.optim.Adam(d.parameters(), lr=self.d_lr)
+        d_opt = adam(d.parameters(), lr=self.d_lr)
         gen = torch.Generator().manual_seed(self.seed + 1)
         device = self.torch_device
         per_epoch = -(-len(users) // cfg.batch_size)

@@ -170,6 +170,18 @@ class _Reporter:
             self.bar.stop()
 
 
+def adam(params: Any, *, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
+    """Adam with PyTorch's fused kernel where it exists (float32 on CPU or CUDA).
+
+    The update is the same up to float rounding; the fused kernel does it in one pass over
+    the parameters, which on one CPU core made an Adam step over Mult-VAE's 14.5M weights
+    about 8x faster than the default per-tensor loop.
+    """
+    params = [p for p in params if p.requires_grad]
+    fused = bool(params) and all(p.dtype == torch.float32 and p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
+
+
 def fit_loop(
     model: Any,
     module: nn.Module,
@@ -193,7 +205,7 @@ def fit_loop(
     ``config.valid_metric`` or ``None`` when not evaluated) and ``seconds``.
     """
     if optimizer is None:
-        optimizer = torch.optim.Adam(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        optimizer = adam(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history: list[dict[str, Any]] = []
     model.history_ = history
     model.best_epoch_ = None

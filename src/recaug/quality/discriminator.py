@@ -28,6 +28,7 @@ from recaug import columns as C
 from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
 from recaug.errors import DataError, NotFittedError
+from recaug.models.training import adam
 from recaug.random import as_generator, hash_uniform
 
 log = logging.getLogger("recaug.quality.discriminator")
@@ -174,7 +175,7 @@ class Discriminator:
                 model = _Net(self.n_items_, self.dim, self.hidden)
                 model.feature_mean.copy_(train_batch.features.mean(0))
                 model.feature_std.copy_(train_batch.features.std(0).clamp_min(1e-3))
-                opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+                opt = adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
                 loss_fn = nn.BCEWithLogitsLoss()
                 best, best_state, since = float("inf"), copy.deepcopy(model.state_dict()), 0
                 for _ in range(self.steps):
