@@ -109,6 +109,19 @@ def test_next_item_loss_is_a_weighted_mean(loss: str):
     assert torch.allclose(next_item_loss(hidden, targets, table, loss, negatives), torch.stack(each).mean())
 
 
+def test_sequence_models_can_be_told_to_ignore_weights(caplog: pytest.LogCaptureFixture):
+    split = random_split(5, 12, (4, 9), 20)
+    histories = Sequences.from_interactions(split.train)
+    skewed = with_weights(split.train, np.where(split.train.users % 2 == 0, 0.1, 1.0))
+    plain = SASRec(epochs=2, hidden=8, n_heads=1, n_layers=1, max_len=6).fit(split.train, item_space=20)
+    unweighted = SASRec(epochs=2, hidden=8, n_heads=1, n_layers=1, max_len=6, weighted=False)
+    assert torch.equal(unweighted.fit(skewed, item_space=20).score(histories), plain.score(histories))
+    assert unweighted.config()["weighted"] is False
+    with caplog.at_level(logging.WARNING, logger="recaug.models"):  # offline rows carry no weights
+        SASRec(epochs=1, hidden=8, n_heads=1, n_layers=1, max_len=6).fit(skewed, item_space=20, sequences=histories)
+    assert any("ignores the 'weight' column" in r.getMessage() for r in caplog.records)
+
+
 def test_sequence_models_say_they_ignore_weights_with_online_views(caplog: pytest.LogCaptureFixture):
     split = random_split(3, 10, (4, 6), 20)
     weighted = with_weights(split.train, np.full(len(split.train), 0.5))

@@ -11,8 +11,9 @@ A sequence net maps ``(B, L)`` item rows to ``(B, L, d)`` hidden states and owns
 
 A ``weight`` column (e.g. the fuser's down-weighted synthetic rows) is the share of the loss
 of predicting that row's item (a weighted mean over positions); the item still counts in
-full as input context for the positions after it. Online views and RepPad rebuild the rows,
-so with them the weights are ignored (with a warning).
+full as input context for the positions after it. Offline-expanded rows, online views and
+RepPad rebuild the rows, so with them the weights are ignored (with a warning);
+``weighted=False`` ignores them always (e.g. to compare a control with an expand arm alike).
 
 Augmentation inside training (see :mod:`recaug.models.contrastive`): ``augmenter=`` (an
 ``recaug.expand`` augmenter or its config dict) gives every training row ``n_views`` fresh
@@ -69,6 +70,7 @@ class NextItemRecommender(NeuralRecommender):
         cl_augmenter: Augmenter | dict[str, Any] | None = None,
         repeat_pad: bool = False,
         repeat_pad_delimiter: bool = False,
+        weighted: bool = True,
         seed: int = 0,
         device: str = "auto",
         **train: Any,
@@ -93,6 +95,7 @@ class NextItemRecommender(NeuralRecommender):
         self.cl_augmenter = cl.build_augmenter(cl_augmenter)
         self.repeat_pad = bool(repeat_pad)
         self.repeat_pad_delimiter = bool(repeat_pad_delimiter)
+        self.weighted = bool(weighted)
 
     def config(self) -> dict[str, Any]:
         """Constructor settings."""
@@ -111,6 +114,7 @@ class NextItemRecommender(NeuralRecommender):
             "cl_augmenter": None if self.cl_augmenter is None else self.cl_augmenter.config(),
             "repeat_pad": self.repeat_pad,
             "repeat_pad_delimiter": self.repeat_pad_delimiter,
+            "weighted": self.weighted,
         }
 
     def _rows(
@@ -147,9 +151,9 @@ class NextItemRecommender(NeuralRecommender):
         (fine-tuning, e.g. ASReP's reversed pre-training).
         """
         self.item_space_ = self._item_space(train, valid, item_space)
-        weights = sequence_weights(train) if sequences is None else None
-        if weights is not None and (self.augmenter is not None or self.repeat_pad):
-            warn_if_weighted(train, f"{type(self).__name__} with online views or repeat_pad")
+        weights = sequence_weights(train) if self.weighted else None
+        if weights is not None and (sequences is not None or self.augmenter is not None or self.repeat_pad):
+            warn_if_weighted(train, f"{type(self).__name__} with offline or online views or repeat_pad")
             weights = None
         self.module_ = self._start_module(init_from)
         net = self.module_
