@@ -24,7 +24,6 @@ from recaug.models.base import register
 from recaug.models.inputs import (
     finish_scores,
     history_matrix,
-    sparse_rows_to_dense,
     sparse_rows_to_torch,
     user_item_matrix,
 )
@@ -104,7 +103,7 @@ class MultVAE(NeuralRecommender):
             matrix = history_matrix(histories, self.item_space_)
             out = []
             for lo in range(0, len(histories), self.score_batch):
-                x = sparse_rows_to_dense(matrix, np.arange(lo, min(lo + self.score_batch, len(histories))))
+                x = sparse_rows_to_torch(matrix, np.arange(lo, min(lo + self.score_batch, len(histories))))
                 mu, _ = net.encode(x.to(self.torch_device))
                 out.append(net.decode(mu).cpu())
             scores = torch.cat(out) if out else torch.zeros(0, self.item_space_)
