@@ -48,12 +48,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from _common import dataset_file, parser, peak_memory_mb, write_result
+from _cache import fitted
+from _common import STARTED_AT, dataset_file, parser, peak_memory_mb, write_result
 from recaug import columns as C
 from recaug.data import Interactions
 from recaug.data.io import read
@@ -67,8 +69,8 @@ from recaug.evaluate import (
 )
 from recaug.evaluate.segments import SegmentContext
 from recaug.fuse import Fuser
-from recaug.generate import from_config
-from recaug.models import get_model_class
+from recaug.generate import Synthesizer, from_config
+from recaug.models import Recommender, get_model_class
 from recaug.quality import QualityReport
 from recaug.split import LeaveLastOut, Split
 
@@ -110,6 +112,14 @@ def fixed_segments(split: Split, dataset: Any, short: int) -> tuple[pl.DataFrame
         table = table.with_columns(pl.Series("cross_category", cross))
         rules.append(UserColumn(table, "cross_category"))
     return table, rules
+
+
+def run_settings(args: Any, seed: int) -> dict[str, Any]:
+    """What decides a control's or a synthesizer's fit besides its own settings (the cache key)."""
+    return {"dataset": args.dataset, "seed": seed, "quick": args.quick,
+            "quick_users": args.quick_users if args.quick else None, "epochs": args.epochs,
+            "patience": args.patience, "eval_every": args.eval_every, "threads": args.threads,
+            "device": args.device}  # fmt: skip
 
 
 def fit_model(
@@ -195,6 +205,9 @@ def main() -> None:
                    help="completion temperature of every synthesizer (0 = most likely items); default: theirs")
     p.add_argument("--held-out-hits", choices=["drop", "keep"], default="drop")
     p.add_argument("--quick-users", type=int, default=2000, help="--quick: users kept (lowest codes)")
+    p.add_argument("--cache", type=Path, default=None,
+                   help="reuse fitted controls and synthesizers from this folder across runs (keyed by "
+                        "their settings and the commit; off for a tree with uncommitted changes)")
     args = p.parse_args()
     seeds = args.seeds[:1] if args.quick else args.seeds
     if args.quick:
@@ -230,11 +243,15 @@ def main() -> None:
         controls: dict[str, Any] = {}
         control_models: dict[str, Any] = {}
         for m in args.models:
-            model, secs = fit_model(m, split.train, split, seed, args, item_space)
+            model, secs, hit = fitted(
+                args.cache, "control", {**run_settings(args, seed), "model": m, "params": MODELS[m]}, STARTED_AT,
+                lambda m=m, seed=seed: fit_model(m, split.train, split, seed, args, item_space), Recommender.load,
+            )  # fmt: skip
+            secs = dict(secs)
             res = evaluate_test(model, split, rules, secs)
             controls[m] = res
             control_models[m] = model
-            results.append(_row(args, m, "control", None, seed, res, secs, {}))
+            results.append(_row(args, m, "control", None, seed, res, secs, {"from_cache": hit}))
             _print(results[-1])
             write_result(args.out, "generate_utility", results, quick=args.quick, protocol=protocol,
                          device=args.device)  # fmt: skip
@@ -245,10 +262,16 @@ def main() -> None:
                 cfg["complete_temperature"] = args.complete_temperature
             if args.synth_holdout and s_name in ("vae", "gan"):
                 cfg["holdout_users"] = args.synth_holdout
-            synth = from_config(cfg)
-            t0 = time.perf_counter()
-            synth.fit(split.train, item_space=item_space, items=dataset.items)
-            synth_fit = time.perf_counter() - t0
+            def fit_synth(cfg: dict[str, Any] = cfg) -> tuple[Any, dict[str, float]]:
+                t0 = time.perf_counter()
+                synth = from_config(cfg).fit(split.train, item_space=item_space, items=dataset.items)
+                return synth, {"fit": time.perf_counter() - t0}
+
+            synth, synth_meta, synth_hit = fitted(
+                args.cache, "synthesizer", {**run_settings(args, seed), "config": cfg}, STARTED_AT, fit_synth,
+                Synthesizer.load,
+            )  # fmt: skip
+            synth_fit = synth_meta["fit"]
             t0 = time.perf_counter()
             synthetic = synth.complete(short_hist, args.k, seed=seed)
             complete_s = time.perf_counter() - t0
@@ -277,6 +300,7 @@ def main() -> None:
                 "quality": {"scores": quality.scores, "overall": quality.overall, "privacy": quality.privacy},
                 "synth_seconds": {"fit": synth_fit, "complete": complete_s, "sample": sample_s,
                                   "sample_users": len(np.unique(new_users.users))},
+                "synth_from_cache": synth_hit,
             }  # fmt: skip
             print(f"  {s_name}: fit {synth_fit:.1f}s, complete {complete_s:.1f}s ({len(synthetic)} rows, "
                   f"{hits} held-out hits, {valid_hits} of them validation), sample {sample_s:.1f}s, quality overall {quality.overall:.3f} "
