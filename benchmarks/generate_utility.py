@@ -247,7 +247,6 @@ def main() -> None:
                 args.cache, "control", {**run_settings(args, seed), "model": m, "params": MODELS[m]}, STARTED_AT,
                 lambda m=m, seed=seed: fit_model(m, split.train, split, seed, args, item_space), Recommender.load,
             )  # fmt: skip
-            secs = dict(secs)
             res = evaluate_test(model, split, rules, secs)
             controls[m] = res
             control_models[m] = model

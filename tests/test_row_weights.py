@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import polars as pl
 import pytest
 import torch
 
@@ -13,7 +14,7 @@ from recaug.data import Interactions
 from recaug.data.sequences import Sequences
 from recaug.errors import DataError
 from recaug.models import BPRMF, GRU4Rec, ItemKNN, MultVAE, Popularity, SASRec, sequential
-from recaug.models.inputs import user_item_matrix
+from recaug.models.inputs import sequence_weights, user_item_matrix
 from recaug.models.losses import next_item_loss
 
 
@@ -138,3 +139,11 @@ def test_padded_values_follow_the_items():
     assert np.allclose(seqs.to_padded(2, pad=0.0, side="right", values=values), [[0.2, 0.3], [0.4, 0.0]])
     with pytest.raises(DataError, match="values"):
         seqs.to_padded(2, values=values[:3])
+
+
+def test_sequence_weights_follow_the_sequence_order_of_unsorted_rows():
+    frame = pl.DataFrame({"user_id": [1, 0, 1, 0], "item_id": [5, 2, 4, 3], "timestamp": [2, 9, 1, 3],
+                          "weight": [0.5, 0.2, 1.0, 0.7]})
+    train = Interactions(frame, sort=False)
+    assert Sequences.from_interactions(train).items.tolist() == [3, 2, 4, 5]
+    assert np.allclose(sequence_weights(train), [0.7, 0.2, 1.0, 0.5])

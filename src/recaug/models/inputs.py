@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import polars as pl
 import scipy.sparse as sp
 import torch
 
@@ -42,11 +43,11 @@ def sequence_weights(train: Interactions) -> np.ndarray | None:
 
     ``None`` when there is no weight column or every row weighs 1.0 (nothing to weight).
     """
-    if C.WEIGHT not in train.columns:
+    weights = row_weights(train)
+    if weights is None or bool((weights == 1.0).all()):
         return None
-    column = train.frame.sort(list(ROW_ORDER), maintain_order=True).get_column(C.WEIGHT)
-    weights = np.nan_to_num(column.to_numpy().astype(np.float32), nan=1.0)
-    return None if bool((weights == 1.0).all()) else weights
+    order = train.frame.select(pl.arg_sort_by(list(ROW_ORDER), maintain_order=True)).to_series().to_numpy()
+    return weights[order]
 
 
 def item_counts(train: Interactions, item_space: int, *, weighted: bool = False) -> np.ndarray:

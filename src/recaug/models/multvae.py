@@ -21,12 +21,7 @@ from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
 from recaug.models.base import register
-from recaug.models.inputs import (
-    finish_scores,
-    history_matrix,
-    sparse_rows_to_torch,
-    user_item_matrix,
-)
+from recaug.models.inputs import finish_scores, history_matrix, sparse_rows_to_torch, user_item_matrix
 from recaug.models.nets.vae import VAENet
 from recaug.models.neural import NeuralRecommender
 
