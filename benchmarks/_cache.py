@@ -2,16 +2,19 @@
 
 A control model or a synthesizer is the same object whatever arm it serves: refitting the
 Beauty VAE for every run that needs seed 0 cost 17 minutes each time. An entry is keyed by
-everything that decides the fit (its settings, the dataset, the seed) *and the commit the
-run started from*, so code changes never reuse a stale fit; a run from a tree with
-uncommitted changes neither reads nor writes the cache (its code has no name). Entries are
-written atomically; two runs fitting the same entry at once both fit, the last one is kept.
+everything that decides the fit (its settings, the seed, a digest of the data file) *and the
+library code that fits it* (``code_version``: git's hash of the committed ``src/`` tree), so a
+change to the library never reuses a stale fit, while a change to a benchmark script or the
+docs does not throw fits away. A run whose ``src/`` has uncommitted changes neither reads nor
+writes the cache (its code has no name). Entries are written atomically; two runs fitting the
+same entry at once both fit, the last one is kept.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,8 +24,33 @@ from recaug.atomic import atomic_dir
 T = TypeVar("T")
 
 
+def code_version(repo: Path) -> str | None:
+    """Git's hash of the committed ``src/`` tree of ``repo``; ``None`` if ``src/`` has local changes.
+
+    ``src/`` is what fits a model or a synthesizer; the benchmark decides the rest through the
+    settings that enter the key.
+    """
+    try:
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=repo, capture_output=True,
+                               text=True, check=True).stdout.strip()  # fmt: skip
+        tree = subprocess.run(["git", "rev-parse", "HEAD:src"], cwd=repo, capture_output=True, text=True,
+                              check=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return None if dirty or not tree else f"src-{tree[:12]}"
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a data file's bytes (part of every key: new data under the same name never hits)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 def entry_key(kind: str, settings: dict[str, Any], commit: str | None) -> str | None:
-    """Folder name of an entry, or ``None`` when the code has no name (no commit, or dirty)."""
+    """Folder name of an entry, or ``None`` when the code has no name (``None``, or a ``-dirty`` commit)."""
     if not commit or commit.endswith("-dirty"):
         return None
     text = json.dumps({"kind": kind, "commit": commit, **settings}, sort_keys=True, default=str)

@@ -29,6 +29,18 @@ on the extended data instead of training from scratch; with the flag, the ``sequ
 synthesizer adds an arm ``sasrec+sequence-asrep``: SASRec on the fused data, starting from the
 synthesizer's reversed SASRec (``fit(..., init_from=synth.model_)``; same settings).
 
+Fine-tuned arms (``--finetune-real``): for the sequential models, the model trained on the
+fused data is then trained again on the real training rows alone, starting from its weights
+(``fit(..., init_from=...)``, same settings and early stopping): arm ``+vae-t0-ft`` etc. The
+synthetic rows then shape the item embeddings without being the context the final model last
+learned from (SASRec on fused data loses to its control under the honest protocol). A second
+round of training is itself a treatment (a fresh optimiser, more epochs), so the control gets
+it too: row ``sasrec-ft`` is the control trained again on the real rows from its own weights;
+compare ``+vae-t0-ft`` with it as well as with the control.
+
+Cache (``--cache DIR``): controls and synthesizers are keyed by their settings, a digest of
+the data file and git's hash of the committed ``src/`` tree (``_cache.code_version``).
+
 Weighted arms (``--synthetic-weight W``): the fuser gives synthetic rows ``weight = W`` (real
 rows 1.0); BPR-MF, Mult-VAE (and Popularity, ItemKNN) scale each row's share of the loss by
 it, SASRec ignores it (and says so). Arms are then named ``+vae-w0.3`` etc.
@@ -54,8 +66,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from _cache import fitted
-from _common import STARTED_AT, dataset_file, parser, peak_memory_mb, write_result
+from _cache import code_version, file_digest, fitted
+from _common import REPO, dataset_file, parser, peak_memory_mb, write_result
 from recaug import columns as C
 from recaug.data import Interactions
 from recaug.data.io import read
@@ -93,6 +105,7 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
 HEAD = ("HR@10", "NDCG@10")
 #: models whose scores depend on the input history (they get a test-time completion ``-in`` row)
 READS_HISTORY = {"itemknn", "multvae", "gru4rec", "sasrec"}
+FINETUNABLE = {"gru4rec", "sasrec"}  # fit(..., init_from=) exists for the sequential models
 
 
 def fixed_segments(split: Split, dataset: Any, short: int) -> tuple[pl.DataFrame, list[Any]]:
@@ -116,7 +129,7 @@ def fixed_segments(split: Split, dataset: Any, short: int) -> tuple[pl.DataFrame
 
 def run_settings(args: Any, seed: int) -> dict[str, Any]:
     """What decides a control's or a synthesizer's fit besides its own settings (the cache key)."""
-    return {"dataset": args.dataset, "seed": seed, "quick": args.quick,
+    return {"dataset": args.dataset, "data_digest": args.data_digest, "seed": seed, "quick": args.quick,
             "quick_users": args.quick_users if args.quick else None, "epochs": args.epochs,
             "patience": args.patience, "eval_every": args.eval_every, "threads": args.threads,
             "device": args.device}  # fmt: skip
@@ -207,14 +220,23 @@ def main() -> None:
     p.add_argument("--quick-users", type=int, default=2000, help="--quick: users kept (lowest codes)")
     p.add_argument("--cache", type=Path, default=None,
                    help="reuse fitted controls and synthesizers from this folder across runs (keyed by "
-                        "their settings and the commit; off for a tree with uncommitted changes)")
+                        "their settings, the data file and the committed src/ tree; off while src/ has "
+                        "uncommitted changes)")
+    p.add_argument("--finetune-real", action="store_true",
+                   help="sequential models: also an arm '...-ft' that fine-tunes the model trained on the "
+                        "fused data on the real training data alone (same settings, early stopping)")
     args = p.parse_args()
     seeds = args.seeds[:1] if args.quick else args.seeds
     if args.quick:
         args.epochs, args.quality_users = min(args.epochs, 3), 1000
 
     epochs = synth_epochs(args.synth_epochs, args.synthesizers, cap=3 if args.quick else None)
-    dataset = read(dataset_file(args.data_root, args.dataset), format="s3rec")
+    data_path = dataset_file(args.data_root, args.dataset)
+    args.data_digest = file_digest(data_path)
+    code = code_version(REPO) if args.cache else None
+    if args.cache and code is None:
+        print("--cache: src/ has uncommitted changes (or no git); fitting everything afresh", flush=True)
+    dataset = read(data_path, format="s3rec")
     inter = dataset.interactions
     if args.quick:
         inter = inter.filter(pl.col(C.USER) < args.quick_users)
@@ -242,9 +264,10 @@ def main() -> None:
     for seed in seeds:
         controls: dict[str, Any] = {}
         control_models: dict[str, Any] = {}
+        refit_controls: dict[str, Any] = {}  # --finetune-real: the control trained a second round
         for m in args.models:
             model, secs, hit = fitted(
-                args.cache, "control", {**run_settings(args, seed), "model": m, "params": MODELS[m]}, STARTED_AT,
+                args.cache, "control", {**run_settings(args, seed), "model": m, "params": MODELS[m]}, code,
                 lambda m=m, seed=seed: fit_model(m, split.train, split, seed, args, item_space), Recommender.load,
             )  # fmt: skip
             res = evaluate_test(model, split, rules, secs)
@@ -252,6 +275,14 @@ def main() -> None:
             control_models[m] = model
             results.append(_row(args, m, "control", None, seed, res, secs, {"from_cache": hit}))
             _print(results[-1])
+            if args.finetune_real and m in FINETUNABLE:  # the same second round without synthetic rows
+                again, again_secs = fit_model(m, split.train, split, seed, args, item_space, init_from=model)
+                again_res = evaluate_test(again, split, rules, again_secs)
+                refit_controls[m] = again_res
+                results.append(_row(args, m, "-ft", "control", seed, again_res, again_secs,
+                                    {"paired_vs_control": paired(res, again_res, seg_names),
+                                     "pretrain_on_fused": None}))  # fmt: skip
+                _print(results[-1])
             write_result(args.out, "generate_utility", results, quick=args.quick, protocol=protocol,
                          device=args.device)  # fmt: skip
         for s_name in args.synthesizers:
@@ -267,7 +298,7 @@ def main() -> None:
                 return synth, {"fit": time.perf_counter() - t0}
 
             synth, synth_meta, synth_hit = fitted(
-                args.cache, "synthesizer", {**run_settings(args, seed), "config": cfg}, STARTED_AT, fit_synth,
+                args.cache, "synthesizer", {**run_settings(args, seed), "config": cfg}, code, fit_synth,
                 Synthesizer.load,
             )  # fmt: skip
             synth_fit = synth_meta["fit"]
@@ -314,11 +345,19 @@ def main() -> None:
                                  {**extra, "init_from": "sequence synthesizer's reversed SASRec"}))  # fmt: skip
                 for arm_name, init_from, arm_extra in arms:
                     model, secs = fit_model(m, fused, split, seed, args, item_space, init_from=init_from)
-                    for row in arm_rows(args, m, arm_name, seed, model, secs, ts, arm_extra):
-                        results.append(row)
-                        _print(row)
-                    write_result(args.out, "generate_utility", results, quick=args.quick, protocol=protocol,
-                                 device=args.device)  # fmt: skip
+                    stages = [(arm_name, model, secs, arm_extra)]
+                    if args.finetune_real and m in FINETUNABLE:
+                        tuned, tuned_secs = fit_model(m, split.train, split, seed, args, item_space, init_from=model)
+                        stages.append((f"{arm_name}-ft", tuned, tuned_secs,
+                                       {**arm_extra, "pretrain_on_fused": {"fit": secs["fit"], "epochs_run": secs["epochs_run"]}}))  # fmt: skip
+                    for stage_name, stage_model, stage_secs, stage_extra in stages:
+                        also = {"paired_vs_refit_control": refit_controls[m]} if stage_name.endswith("-ft") else {}
+                        for row in arm_rows(args, m, stage_name, seed, stage_model, stage_secs, ts, stage_extra,
+                                            also):  # fmt: skip
+                            results.append(row)
+                            _print(row)
+                        write_result(args.out, "generate_utility", results, quick=args.quick,
+                                     protocol=protocol, device=args.device)  # fmt: skip
     write_result(
         args.out, "generate_utility", results, quick=args.quick, protocol=protocol, device=args.device
     )
@@ -344,9 +383,12 @@ class TestSetting:
 def arm_rows(
     args: Any, m: str, arm: str, seed: int, model: Any, secs: dict[str, float], ts: TestSetting,
     extra: dict[str, Any],
+    also_vs: dict[str, Any] | None = None,
 ) -> list[dict]:
     """Evaluate one augmented model; its result rows.
 
+    ``also_vs`` maps an extra key to another baseline's result: each row also gets the paired
+    test against it under that key (e.g. the refitted control of a fine-tuned arm).
     Main row: the real test histories, input and mask, exactly as for the control. ``-in`` row
     (models that read the history): the completed histories as input, the real ones masked.
     ``masked_synthetic`` in the main row's extra keeps the protocol of stops 8-14 (completed
@@ -366,11 +408,14 @@ def arm_rows(
             "control_vs_real_control": paired(control, old_control, ts.seg_names),
         },
     }
+    also = also_vs or {}
+    row_extra.update({key: paired(base, res, ts.seg_names) for key, base in also.items()})
     rows = [_row(args, m, arm, "control", seed, res, secs, row_extra)]
     if m in READS_HISTORY:
         in_secs = dict(secs)
         res_in = evaluate_test(WithInputHistories(model, ts.inputs), ts.split, ts.rules, in_secs)
         in_extra = {**extra, "paired_vs_control": paired(control, res_in, ts.seg_names),
+                    **{key: paired(base, res_in, ts.seg_names) for key, base in also.items()},
                     "test_input": "completed histories; real histories masked"}  # fmt: skip
         rows.append(_row(args, m, f"{arm}-in", "control", seed, res_in, in_secs, in_extra))
     return rows

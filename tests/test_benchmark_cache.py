@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 from pathlib import Path
 
 import torch
@@ -44,3 +45,35 @@ def test_fitted_reuses_a_saved_fit(tmp_path: Path):
     cache.fitted(None, "control", {"seed": 0}, "abc1234", fit, Recommender.load)
     assert len(calls) == 3  # neither a dirty tree nor a run without --cache reads the cache
     assert len(list(tmp_path.iterdir())) == 1
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=repo, check=True,
+                   capture_output=True)  # fmt: skip
+
+
+def test_code_version_follows_committed_src_only(tmp_path: Path):
+    assert cache.code_version(tmp_path) is None  # not a git repository
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "lib.py").write_text("x = 1\n")
+    (tmp_path / "bench.py").write_text("run()\n")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-qm", "one")
+    first = cache.code_version(tmp_path)
+    assert first is not None and first.startswith("src-")
+    (tmp_path / "bench.py").write_text("run(fast=True)\n")  # a benchmark edit keeps the fits
+    assert cache.code_version(tmp_path) == first
+    (tmp_path / "src" / "lib.py").write_text("x = 2\n")
+    assert cache.code_version(tmp_path) is None  # uncommitted library code has no name
+    _git(tmp_path, "commit", "-qam", "two")
+    assert cache.code_version(tmp_path) not in (None, first)
+
+
+def test_file_digest_follows_the_bytes(tmp_path: Path):
+    data = tmp_path / "d.txt"
+    data.write_text("1 2 3\n")
+    first = cache.file_digest(data)
+    assert cache.file_digest(data) == first
+    data.write_text("1 2 4\n")
+    assert cache.file_digest(data) != first
