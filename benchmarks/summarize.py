@@ -145,12 +145,13 @@ def throughput(docs: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def _lift(rs: list[dict[str, Any]], seg: str) -> str:
-    """Mean relative NDCG@10 lift vs the same-seed control; per seed (several seeds), its own lift
-    and Wilcoxon p-value, so a seed that went the other way shows."""
+def _lift(rs: list[dict[str, Any]], seg: str, against: str = "paired_vs_control") -> str:
+    """Mean relative NDCG@10 lift vs the same-seed control (or the baseline under ``against``);
+    per seed (several seeds), its own lift and Wilcoxon p-value, so a seed that went the other
+    way shows."""
     lifts, ps = [], []
     for r in rs:
-        c = r.get("extra", {}).get("paired_vs_control", {}).get(seg, {}).get("NDCG@10")
+        c = r.get("extra", {}).get(against, {}).get(seg, {}).get("NDCG@10")
         if c:
             lifts.append(c.get("relative_lift"))
             ps.append(c.get("wilcoxon_pvalue"))
@@ -196,11 +197,17 @@ def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
             notes.append("**superseded protocol** (stops 8–14): the completed histories were the test input *and* "
                          "mask, and masking synthetic items (known not to be held-out items) inflated every "
                          "augmented arm; see the masking-artifact table")
+        refit = any("paired_vs_refit_control" in r.get("extra", {}) for r in doc["results"])
+        if refit:
+            notes.append("`-ft` rows: pre-trained on the fused data, then fine-tuned on the real rows; the last "
+                         "columns compare them with the control given the same second round (`<model>-ft`)")
+        refit_segs = ["all", *segs[:1]] if refit else []
         out += [f"### {title} ({doc['_file']}{tag})", ""]
         out += [f"*{'; '.join(notes)}*", ""] if notes else []
         out += ["| dataset | variant | seeds | HR@10 | NDCG@10 | NDCG@10 lift (all) | "
-                + " | ".join(f"NDCG@10 {s} | lift {s}" for s in segs) + " |",
-                "|---|---|---|---:|---:|---:|" + "---:|---:|" * len(segs)]
+                + " | ".join(f"NDCG@10 {s} | lift {s}" for s in segs)
+                + "".join(f" | lift {s} vs refitted control" for s in refit_segs) + " |",
+                "|---|---|---|---:|---:|---:|" + "---:|---:|" * len(segs) + "---:|" * len(refit_segs)]
         for (ds, var, _ctl), rs in sorted(groups.items(), key=lambda x: (x[0][0], x[0][2] is not None, x[0][1])):
             cells = [ds, var, ",".join(str(r["seed"]) for r in rs),
                      _ms([r["metrics"].get("HR@10") for r in rs]), _ms([r["metrics"].get("NDCG@10") for r in rs]),
@@ -208,6 +215,7 @@ def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
             for s in segs:
                 cells.append(_ms([r.get("segments", {}).get(s, {}).get("NDCG@10") for r in rs]))
                 cells.append(_lift(rs, s))
+            cells += [_lift(rs, s, "paired_vs_refit_control") for s in refit_segs]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return out
