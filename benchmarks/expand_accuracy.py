@@ -20,6 +20,12 @@ dissection: ``sasrec-{bce,ce}+{online,cl4srec,duorec}``, ``sasrec-bce+{repeatpad
 (offline item-row policies) and ``sasrec-{bce,ce}+reppad`` (RepPad on input/target pairs,
 ``SASRec(repeat_pad=True)``; ``sasrec-bce+reppad-delim`` with a delimiter between copies).
 
+Fine-tuned variants (``...-ft``): the model of the base variant is trained again on the real
+training rows alone, starting from its weights (``fit(..., init_from=...)``, same settings and
+early stopping): augmentation as pre-training. ``sasrec-{bce,ce}-ft`` give the control the same
+second round; an ``-ft`` row is paired with its control *and* with that refitted control
+(``extra.paired_vs_refit_control``).
+
 Finished runs are cached under ``--cache-dir`` (row JSON + per-user Parquet, keyed by dataset,
 variant, seed and every setting), so a control is trained once and reused by later
 invocations, and an interrupted benchmark resumes where it stopped.
@@ -97,6 +103,12 @@ VARIANTS: dict[str, tuple[str | None, dict[str, Any], str | None]] = {
     "sasrec-bce+coserec": ("sasrec-bce", {"loss": "bce"}, "length_aware"),
     "sasrec-bce+cmr": ("sasrec-bce", {"loss": "bce"}, "cmr"),
 }
+#: fine-tuned variants: the base variant's model, trained again on the real rows from its weights
+for _base in ("sasrec-bce", "sasrec-ce", "sasrec-bce+offline", "sasrec-bce+cl4srec", "sasrec-ce+aug",
+              "sasrec-bce+coserec", "sasrec-bce+reppad"):
+    _control, _settings, _offline = VARIANTS[_base]
+    VARIANTS[f"{_base}-ft"] = (_control or _base, _settings, _offline)
+REFIT_CONTROL = {f"{v}-ft": f"{c}-ft" for v, (c, _, _) in VARIANTS.items() if c and f"{v}-ft" in VARIANTS}
 DEFAULT_VARIANTS = ["sasrec-bce", "sasrec-bce+offline", "sasrec-bce+cl4srec", "sasrec-ce", "sasrec-ce+aug"]
 
 #: evaluation segments: history-length buckets (short = at most 5 items) and cold users (at most 4
@@ -171,6 +183,9 @@ def run_one(ctx: dict[str, Any], variant: str, seed: int, args: Any) -> tuple[di
     ctl = ctx["evals"].get((control, seed)) if control else None
     if control and ctl is not None:
         row["extra"]["paired_vs_control"] = paired(ctl, per_user)
+    refit = ctx["evals"].get((REFIT_CONTROL.get(variant), seed))
+    if refit is not None:
+        row["extra"]["paired_vs_refit_control"] = paired(refit, per_user)
     return row, per_user
 
 
@@ -193,6 +208,14 @@ def train_eval(
                             "augmented_rows": int((expanded.view > 0).sum())}
         extra["seconds_expand"] = time.perf_counter() - t0
     model.fit(split.train, split.valid, item_space=item_space, sequences=sequences)
+    if variant.endswith("-ft"):  # then a second round on the real rows alone, from these weights
+        first = model
+        extra["pretrain"] = {"epochs_run": len([h for h in first.history_ if "seconds" in h]),
+                             "best_epoch": first.best_epoch_, "seconds": time.perf_counter() - t0}
+        tuned = {k: v for k, v in params.items() if k not in ("augmenter", "aug_prob", "contrastive", "repeat_pad",
+                                                              "repeat_pad_delimiter")}  # fmt: skip
+        model = SASRec(seed=seed, device=args.device, **tuned)
+        model.fit(split.train, split.valid, item_space=item_space, init_from=first)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     result = Evaluator(ks=(5, 10, 20)).evaluate(model, split, "test", SEGMENTS)
@@ -225,9 +248,11 @@ def train_eval(
 
 
 def ordered(variants: list[str]) -> list[str]:
-    """Requested variants with their controls added, controls first."""
-    need = list(dict.fromkeys(v for name in variants for v in (VARIANTS[name][0], name) if v))
-    return sorted(need, key=lambda v: VARIANTS[v][0] is not None)
+    """Requested variants with their controls (and refitted controls) added, controls first."""
+    need = list(dict.fromkeys(
+        v for name in variants for v in (VARIANTS[name][0], REFIT_CONTROL.get(name), name) if v
+    ))  # fmt: skip
+    return sorted(need, key=lambda v: (VARIANTS[v][0] is not None and v not in REFIT_CONTROL.values()))
 
 
 def main() -> None:

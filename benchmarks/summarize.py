@@ -199,7 +199,7 @@ def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
                          "augmented arm; see the masking-artifact table")
         refit = any("paired_vs_refit_control" in r.get("extra", {}) for r in doc["results"])
         if refit:
-            notes.append("`-ft` rows: pre-trained on the fused data, then fine-tuned on the real rows; the last "
+            notes.append("`-ft` rows: pre-trained on the augmented (fused) data, then fine-tuned on the real rows; the last "
                          "columns compare them with the control given the same second round (`<model>-ft`)")
         refit_segs = ["all", *segs[:1]] if refit else []
         out += [f"### {title} ({doc['_file']}{tag})", ""]
