@@ -184,11 +184,21 @@ def paired(control: Any, treated: Any, segs: list[str]) -> dict[str, Any]:
     """Paired user-level tests vs control overall and per segment."""
     out = {"all": {m: c.to_dict() for m, c in compare(control, treated, list(HEAD)).items()}}
     for seg in segs:
-        col = "segment:" + seg
-        a = control.per_user.filter(pl.col(col))
-        b = treated.per_user.filter(pl.col(col))
-        out[seg] = {m: c.to_dict() for m, c in compare(a, b, list(HEAD)).items()}
+        out[seg] = paired_where(control, treated, pl.col("segment:" + seg))
     return out
+
+
+def paired_where(control: Any, treated: Any, keep: pl.Expr) -> dict[str, Any]:
+    """Paired user-level tests vs control on the users ``keep`` selects (empty dict: none)."""
+    a, b = control.per_user.filter(keep), treated.per_user.filter(keep)
+    return {m: c.to_dict() for m, c in compare(a, b, list(HEAD)).items()} if a.height else {}
+
+
+def by_test_hit(control: Any, treated: Any, hit_users: pl.Series) -> dict[str, Any]:
+    """The lift split between users whose completions held their test item and the others."""
+    hit = pl.col(C.USER).is_in(hit_users)
+    return {"users_with_test_hit": paired_where(control, treated, hit),
+            "other_users": paired_where(control, treated, ~hit)}  # fmt: skip
 
 
 def main() -> None:
@@ -306,6 +316,9 @@ def main() -> None:
             synthetic = synth.complete(short_hist, args.k, seed=seed)
             complete_s = time.perf_counter() - t0
             hits = synthetic.frame.join(held, on=[C.USER, C.ITEM], how="semi").height
+            # users among whose completions is their own test item (dropped or kept): the lift is
+            # also split by them, to show how much of it these correct guesses carry
+            test_hit_users = synthetic.frame.join(split.test.frame, on=[C.USER, C.ITEM], how="semi").get_column(C.USER)
             valid_hits = synthetic.frame.join(split.valid.frame, on=[C.USER, C.ITEM], how="semi").height
             if args.held_out_hits == "drop":
                 synthetic = Interactions(synthetic.frame.join(held, on=[C.USER, C.ITEM], how="anti"))
@@ -337,7 +350,8 @@ def main() -> None:
                   f"{ {k: round(v, 3) for k, v in quality.scores.items()} } privacy {quality.privacy:.3f}",
                   flush=True)  # fmt: skip
             ts = TestSetting(split, Split(fused, split.valid, split.test, split.protocol), rules, seg_names,
-                             {m: (controls[m], control_models[m]) for m in args.models})  # fmt: skip
+                             {m: (controls[m], control_models[m]) for m in args.models},
+                             test_hit_users.unique().implode())  # fmt: skip
             for m in args.models:
                 arms = [(arm, None, extra)]
                 if args.asrep and s_name == "sequence" and m == "sasrec":
@@ -373,6 +387,7 @@ class TestSetting:
     rules: list[Any]
     seg_names: list[str]
     controls: dict[str, tuple[Any, Any]]  # model name -> (control result, control model)
+    test_hit_users: pl.Series  # users whose completions contained their test item (one list)
 
     @cached_property
     def inputs(self) -> Any:
@@ -402,6 +417,7 @@ def arm_rows(
     row_extra = {
         **extra,
         "paired_vs_control": paired(control, res, ts.seg_names),
+        "paired_by_test_hit": by_test_hit(control, res, ts.test_hit_users),
         "masked_synthetic": {
             "treated": old_treated.segments_flat(),
             "control": old_control.segments_flat(),
