@@ -218,7 +218,29 @@ def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
             cells += [_lift(rs, s, "paired_vs_refit_control") for s in refit_segs]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
+        out += _by_test_hit(doc)
     return out
+
+
+def _by_test_hit(doc: dict[str, Any]) -> list[str]:
+    """generate_utility: each arm's NDCG@10 change split between the users whose completions held
+    their own test item and the others (``extra.paired_by_test_hit``), when any such user exists."""
+    rows = []
+    for r in doc["results"]:
+        split = r.get("extra", {}).get("paired_by_test_hit") or {}
+        hit, other = (split.get(k, {}).get("NDCG@10") for k in ("users_with_test_hit", "other_users"))
+        if hit:
+            cells = [r["dataset"], r["variant"], str(r["seed"])]
+            for c in (hit, other):
+                cells += ["–", "–"] if not c else [f"{c['n']:,}", f"{c['mean_diff']:+.4f} (p {c['wilcoxon_pvalue']:.2g})"]
+            rows.append("| " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    kept = doc.get("protocol", {}).get("held_out_hits") == "keep"
+    return [f"NDCG@10 change (treated − control) split by users whose completions held their test item "
+            f"({'kept in the training rows' if kept else 'dropped before fusion'}) and the others",
+            "", "| dataset | variant | seed | users with test hit | NDCG@10 change | other users | NDCG@10 change |",
+            "|---|---|---|---:|---:|---:|---:|", *rows, ""]  # fmt: skip
 
 
 def masking_artifact(docs: list[dict[str, Any]]) -> list[str]:
