@@ -49,11 +49,15 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def entry_key(kind: str, settings: dict[str, Any], commit: str | None) -> str | None:
-    """Folder name of an entry, or ``None`` when the code has no name (``None``, or a ``-dirty`` commit)."""
-    if not commit or commit.endswith("-dirty"):
+def entry_key(kind: str, settings: dict[str, Any], code: str | None) -> str | None:
+    """Folder name of an entry, or ``None`` when the code has no name (``None``, or a ``-dirty``
+    ``git describe`` name).
+
+    ``code`` names the code that fits: :func:`code_version` (or a commit).
+    """
+    if not code or code.endswith("-dirty"):
         return None
-    text = json.dumps({"kind": kind, "commit": commit, **settings}, sort_keys=True, default=str)
+    text = json.dumps({"kind": kind, "code": code, **settings}, sort_keys=True, default=str)
     return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
@@ -61,7 +65,7 @@ def fitted(
     cache: Path | None,
     kind: str,
     settings: dict[str, Any],
-    commit: str | None,
+    code: str | None,
     fit: Callable[[], tuple[T, dict[str, Any]]],
     load: Callable[[Path], T],
 ) -> tuple[T, dict[str, Any], bool]:
@@ -70,7 +74,7 @@ def fitted(
     ``fit`` returns the fitted object (with ``save(folder)``) and a JSON-ready ``meta`` (e.g. its
     fit seconds), which a cache hit returns as recorded when the object was fitted.
     """
-    key = None if cache is None else entry_key(kind, settings, commit)
+    key = None if cache is None else entry_key(kind, settings, code)
     if key is None:
         obj, meta = fit()
         return obj, meta, False
@@ -82,6 +86,6 @@ def fitted(
     obj, meta = fit()
     with atomic_dir(folder, force=True) as tmp:
         obj.save(tmp / "object")  # type: ignore[attr-defined]
-        doc = {"kind": kind, "commit": commit, "settings": settings, "meta": meta}
+        doc = {"kind": kind, "code": code, "settings": settings, "meta": meta}
         (tmp / "meta.json").write_text(json.dumps(doc, indent=2, sort_keys=True, default=str), encoding="utf-8")
     return obj, meta, False

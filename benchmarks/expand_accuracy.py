@@ -212,8 +212,8 @@ def train_eval(
         first = model
         extra["pretrain"] = {"epochs_run": len([h for h in first.history_ if "seconds" in h]),
                              "best_epoch": first.best_epoch_, "seconds": time.perf_counter() - t0}
-        tuned = {k: v for k, v in params.items() if k not in ("augmenter", "aug_prob", "contrastive", "repeat_pad",
-                                                              "repeat_pad_delimiter")}  # fmt: skip
+        augmentation = set(VARIANTS[variant][1]) - {"loss"}  # the variant's own settings but the loss
+        tuned = {k: v for k, v in params.items() if k not in augmentation}
         model = SASRec(seed=seed, device=args.device, **tuned)
         model.fit(split.train, split.valid, item_space=item_space, init_from=first)
     fit_s = time.perf_counter() - t0
