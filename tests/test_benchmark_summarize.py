@@ -1,0 +1,57 @@
+"""benchmarks/summarize.py: the at-a-glance tables compute what they claim on hand-made results."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location(
+    "summarize", Path(__file__).resolve().parents[1] / "benchmarks" / "summarize.py"
+)
+summarize = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(summarize)
+
+
+def _pv(n: int, control: float, treated: float, p: float = 0.01) -> dict:
+    return {"NDCG@10": {"n": n, "mean_control": control, "mean_treatment": treated,
+                        "relative_lift": treated / control - 1, "wilcoxon_pvalue": p}}  # fmt: skip
+
+
+def _doc(short_lift_treated: float, long_treated: float, p: float = 0.01) -> dict:
+    """100 users: 60 short (control 0.01), 40 long (control 0.02)."""
+    short_c, long_c = 0.01, 0.02
+    all_c = (60 * short_c + 40 * long_c) / 100
+    all_t = (60 * short_lift_treated + 40 * long_treated) / 100
+    pv = {"all": _pv(100, all_c, all_t, p), "train<=5": _pv(60, short_c, short_lift_treated, p)}
+    return {"benchmark": "generate_utility", "quick": False, "_file": "x.json",
+            "protocol": {"test_history": "real", "synthetic_weight": None, "held_out_hits": "drop",
+                         "complete_temperature": 0.0},
+            "results": [{"dataset": "d", "variant": "bpr+vae-t0", "seed": 0, "control": "bpr",
+                         "extra": {"paired_vs_control": pv}}]}  # fmt: skip
+
+
+def test_rest_lift_recovers_the_other_users_from_segment_means():
+    doc = _doc(short_lift_treated=0.015, long_treated=0.018)
+    pv = doc["results"][0]["extra"]["paired_vs_control"]
+    assert summarize._rest_lift(pv, "train<=5") == pytest.approx(0.018 / 0.02 - 1)  # -10%
+
+
+@pytest.mark.parametrize(
+    ("short_t", "long_t", "p", "met"),
+    [(0.014, 0.02, 0.01, "yes"),  # +40% short, others unchanged
+     (0.014, 0.019, 0.01, "no"),  # others hurt
+     (0.012, 0.02, 0.01, "no"),  # +20% short: below the goal
+     (0.014, 0.02, 0.2, "no")],  # not significant
+)  # fmt: skip
+def test_generate_overview_marks_the_goal(short_t: float, long_t: float, p: float, met: str):
+    rows = [line for line in summarize.generate_overview([_doc(short_t, long_t, p)]) if line.startswith("| d |")]
+    assert len(rows) == 1
+    assert rows[0].rstrip(" |").endswith(met)
+
+
+def test_generate_overview_skips_other_protocols():
+    doc = _doc(0.014, 0.02)
+    doc["protocol"]["held_out_hits"] = "keep"
+    assert summarize.generate_overview([doc]) == []
