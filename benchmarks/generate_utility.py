@@ -214,8 +214,9 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=200, help="model epochs (early stopping on valid NDCG@10)")
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--eval-every", type=int, default=1, help="validate every N epochs (patience counts validations)")
-    p.add_argument("--synth-epochs", nargs="+", default=["30"], metavar="[NAME=]N",
-                   help="synthesizer epochs: N for all, NAME=N for one (e.g. 30 gan=5)")
+    p.add_argument("--synth-epochs", nargs="+", default=["30", "gan=5"], metavar="[NAME=]N",
+                   help="synthesizer epochs: N for all, NAME=N for one (default: 30, and 5 for the GAN, its own "
+                        "default: longer GAN training collapses)")
     p.add_argument("--synth-holdout", type=int, default=0,
                    help="VAE/GAN: pick the epoch (at most --synth-epochs) on this many held-back training users")
     p.add_argument("--threads", type=int, default=None)
