@@ -135,6 +135,15 @@ def run_settings(args: Any, seed: int) -> dict[str, Any]:
             "device": args.device}  # fmt: skip
 
 
+MODEL_TRAINING = ("epochs", "patience", "eval_every")  # how the recommenders train: no synthesizer reads them
+
+
+def synth_settings(args: Any, seed: int) -> dict[str, Any]:
+    """:func:`run_settings` without the recommenders' training settings: a synthesizer fitted for a
+    run with another patience is the same synthesizer (the cache reuses it)."""
+    return {k: v for k, v in run_settings(args, seed).items() if k not in MODEL_TRAINING}
+
+
 def fit_model(
     model_name: str, train: Interactions, split: Split, seed: int, args: Any, item_space: int,
     init_from: Any | None = None,
@@ -309,7 +318,7 @@ def main() -> None:
                 return synth, {"fit": time.perf_counter() - t0}
 
             synth, synth_meta, synth_hit = fitted(
-                args.cache, "synthesizer", {**run_settings(args, seed), "config": cfg}, code, fit_synth,
+                args.cache, "synthesizer", {**synth_settings(args, seed), "config": cfg}, code, fit_synth,
                 Synthesizer.load,
             )  # fmt: skip
             synth_fit = synth_meta["fit"]

@@ -77,3 +77,28 @@ def test_file_digest_follows_the_bytes(tmp_path: Path):
     assert cache.file_digest(data) == first
     data.write_text("1 2 4\n")
     assert cache.file_digest(data) != first
+
+
+def test_synthesizer_key_ignores_how_the_recommenders_train():
+    import sys
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "generate_utility", Path(__file__).resolve().parents[1] / "benchmarks" / "generate_utility.py"
+        )
+        gu = importlib.util.module_from_spec(spec)
+        sys.modules["generate_utility"] = gu  # its dataclasses look their module up
+        spec.loader.exec_module(gu)
+    finally:
+        sys.path.pop(0)
+        sys.modules.pop("generate_utility", None)
+    base = dict(dataset="toys", data_digest="d", quick=False, quick_users=None, epochs=200, patience=5,
+                eval_every=2, threads=1, device="cpu")  # fmt: skip
+    longer = {**base, "patience": 20, "epochs": 400, "eval_every": 1}
+    a, b = SimpleNamespace(**base), SimpleNamespace(**longer)
+    assert gu.synth_settings(a, 0) == gu.synth_settings(b, 0)  # the same synthesizer, reused
+    assert gu.run_settings(a, 0) != gu.run_settings(b, 0)  # but not the same control
+    assert gu.synth_settings(a, 0) != gu.synth_settings(a, 1)
+    assert gu.synth_settings(a, 0) != gu.synth_settings(SimpleNamespace(**{**base, "data_digest": "e"}), 0)
