@@ -280,6 +280,8 @@ def main() -> None:
         "test_history": "real histories as input and mask, as for the control ('-in' rows: completed "
                         "histories as input, real ones masked); validation on real histories",
     }  # fmt: skip
+    if args.epochs != 200:  # recorded only off the default, so earlier result files stay mergeable
+        protocol["max_epochs"] = args.epochs
     results: list[dict[str, Any]] = []
     for seed in seeds:
         controls: dict[str, Any] = {}

@@ -268,6 +268,7 @@ def _run_lifts(runs: list[tuple[int, dict[str, Any]]], seg: str) -> str:
     return f"**{m:+.1%}**" + (f" [{', '.join(cells)}]" if len(cells) > 1 else f" [{cells[0]}]")
 
 
+P1_STOPPING = "valid NDCG@10 every 2 epoch(s), patience 5 validations"  # at most 200 epochs
 GOAL_SHORT_LIFT = 0.30  # issue 5: ≥ +30% NDCG@10 for users with ≤ 5 training items
 
 
@@ -279,35 +280,41 @@ def generate_overview(docs: list[dict[str, Any]]) -> list[str]:
     A seed listed twice is a rerun on later code (the per-file tables below say which file);
     runs are kept apart, not averaged first, so the spread between code versions shows.
     """
-    cells: dict[tuple[str, str, str], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    cells: dict[tuple[str, str, str, str], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     for doc in docs:
         proto = doc.get("protocol", {})
         if (doc.get("benchmark") != "generate_utility" or doc.get("quick") or "test_history" not in proto
                 or proto.get("synthetic_weight") is not None or proto.get("held_out_hits") != "drop"
                 or proto.get("complete_temperature") != 0):
             continue
+        stopping = proto.get("early_stopping", "")
+        schedule = "P1" if stopping == P1_STOPPING else stopping.removeprefix("valid NDCG@10 ")
+        if proto.get("max_epochs"):
+            schedule += f", at most {proto['max_epochs']} epochs"
         for r in doc["results"]:
             model, _, arm = r["variant"].partition("+")
             if arm.endswith("-t0") and "paired_vs_control" in r.get("extra", {}):
-                cells[(r["dataset"], model, arm.removesuffix("-t0"))].append((r["seed"], r))
+                cells[(r["dataset"], model, arm.removesuffix("-t0"), schedule)].append((r["seed"], r))
     if not cells:
         return []
     out = ["### Generate: every model × synthesizer at a glance (issue 5)", "",
            "Honest protocol only (real histories as test input and mask), k = 5 greedy completions of users "
-           "with ≤ 5 training items, held-out hits dropped, unweighted; P1 early stopping. Lift = NDCG@10 "
+           "with ≤ 5 training items, held-out hits dropped, unweighted. Training: P1 = validation NDCG@10 every 2 "
+           "epochs, patience 5 validations, at most 200 epochs (else as stated). Lift = NDCG@10 "
            "change vs the same-seed control, mean over runs, then each run (* = paired Wilcoxon p < 0.05). "
            "'users > 5' is the change of everyone else, from the segment means (no test of its own). "
            f"Goal: short users ≥ {GOAL_SHORT_LIFT:+.0%} in every run, significant, and everyone else not worse.", "",
-           "| dataset | model | synthesizer | seeds | all users | short users (≤ 5) | users > 5 | cross-category | goal |",
-           "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for (ds, model, arm), runs in sorted(cells.items()):
+           "| dataset | model | synthesizer | training | seeds | all users | short users (≤ 5) | users > 5 | "
+           "cross-category | goal |",
+           "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for (ds, model, arm, schedule), runs in sorted(cells.items(), key=lambda kv: (*kv[0][:3], kv[0][3] != "P1")):
         short_seg = next((s for s in runs[0][1]["extra"]["paired_vs_control"] if s.startswith("train<=")), None)
         rest = [_rest_lift(r["extra"]["paired_vs_control"], short_seg) for _, r in runs] if short_seg else []
         shorts = [r["extra"]["paired_vs_control"][short_seg]["NDCG@10"] for _, r in runs] if short_seg else []
         met = bool(shorts) and all(c["relative_lift"] >= GOAL_SHORT_LIFT and c["wilcoxon_pvalue"] < 0.05
                                    for c in shorts) and all(x is not None and x >= 0 for x in rest)
         rest_s = "–" if not rest or None in rest else f"{_mean(rest):+.1%} [" + ", ".join(f"{x:+.0%}" for x in rest) + "]"
-        out.append(f"| {ds} | {model} | {arm} | {','.join(str(s) for s, _ in runs)} | {_run_lifts(runs, 'all')} | "
+        out.append(f"| {ds} | {model} | {arm} | {schedule} | {','.join(str(s) for s, _ in runs)} | {_run_lifts(runs, 'all')} | "
                    f"{_run_lifts(runs, short_seg) if short_seg else '–'} | {rest_s} | "
                    f"{_run_lifts(runs, 'cross_category')} | {'yes' if met else 'no'} |")  # fmt: skip
     return out + [""]
