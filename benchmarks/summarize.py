@@ -77,8 +77,10 @@ def reproduction(docs: list[dict[str, Any]]) -> list[str]:
     for doc in docs:
         if doc.get("benchmark") != "reproduce_sasrec" or doc.get("quick"):
             continue
+        stopping = doc.get("protocol", {}).get("early_stopping", P1_STOPPING)
+        other = "" if stopping == P1_STOPPING else f" ({stopping.removeprefix('valid NDCG@10 ')})"
         for r in doc["results"]:
-            rows[(r["dataset"], r["variant"])].append(r)
+            rows[(r["dataset"], r["variant"] + other)].append(r)
     if not rows:
         return []
     out = [
