@@ -77,8 +77,8 @@ def reproduction(docs: list[dict[str, Any]]) -> list[str]:
     for doc in docs:
         if doc.get("benchmark") != "reproduce_sasrec" or doc.get("quick"):
             continue
-        stopping = doc.get("protocol", {}).get("early_stopping", P1_STOPPING)
-        other = "" if stopping == P1_STOPPING else f" ({stopping.removeprefix('valid NDCG@10 ')})"
+        schedule = _schedule(doc.get("protocol", {}))
+        other = "" if schedule == "P1" else f" ({schedule})"
         for r in doc["results"]:
             rows[(r["dataset"], r["variant"] + other)].append(r)
     if not rows:
@@ -147,16 +147,17 @@ def throughput(docs: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _lifts_and_ps(rs: list[dict[str, Any]], seg: str, against: str = "paired_vs_control") -> tuple[list, list]:
+    """Each run's relative NDCG@10 lift and Wilcoxon p in ``seg`` against ``against`` (runs without one skipped)."""
+    cs = [c for r in rs if (c := r.get("extra", {}).get(against, {}).get(seg, {}).get("NDCG@10"))]
+    return [c.get("relative_lift") for c in cs], [c.get("wilcoxon_pvalue") for c in cs]
+
+
 def _lift(rs: list[dict[str, Any]], seg: str, against: str = "paired_vs_control") -> str:
     """Mean relative NDCG@10 lift vs the same-seed control (or the baseline under ``against``);
     per seed (several seeds), its own lift and Wilcoxon p-value, so a seed that went the other
     way shows."""
-    lifts, ps = [], []
-    for r in rs:
-        c = r.get("extra", {}).get(against, {}).get(seg, {}).get("NDCG@10")
-        if c:
-            lifts.append(c.get("relative_lift"))
-            ps.append(c.get("wilcoxon_pvalue"))
+    lifts, ps = _lifts_and_ps(rs, seg, against)
     m = _mean(lifts)
     if m is None:
         return "–"
@@ -257,14 +258,8 @@ def _rest_lift(pv: dict[str, Any], seg: str) -> float | None:
 
 def _run_lifts(runs: list[tuple[int, dict[str, Any]]], seg: str) -> str:
     """Mean lift over runs, then each run's lift with * where its Wilcoxon p < 0.05."""
-    cells, lifts = [], []
-    for _seed, r in runs:
-        c = r["extra"]["paired_vs_control"].get(seg, {}).get("NDCG@10")
-        if not c:
-            continue
-        lifts.append(c["relative_lift"])
-        p = c.get("wilcoxon_pvalue")
-        cells.append(f"{c['relative_lift']:+.0%}{'*' if p is not None and p < 0.05 else ''}")
+    lifts, ps = _lifts_and_ps([r for _, r in runs], seg)
+    cells = [f"{x:+.0%}{'*' if p is not None and p < 0.05 else ''}" for x, p in zip(lifts, ps, strict=True)]
     m = _mean(lifts)
     if m is None:
         return "–"
@@ -272,6 +267,13 @@ def _run_lifts(runs: list[tuple[int, dict[str, Any]]], seg: str) -> str:
 
 
 P1_STOPPING = "valid NDCG@10 every 2 epoch(s), patience 5 validations"  # at most 200 epochs
+
+
+def _schedule(proto: dict[str, Any]) -> str:
+    """How a result file's models were trained: "P1", or its early-stopping rule (and epoch cap)."""
+    stopping = proto.get("early_stopping", P1_STOPPING).replace(" from epoch 1,", ",")
+    label = "P1" if stopping == P1_STOPPING else stopping.removeprefix("valid NDCG@10 ")
+    return label + (f", at most {proto['max_epochs']} epochs" if proto.get("max_epochs") else "")
 GOAL_SHORT_LIFT = 0.30  # issue 5: ≥ +30% NDCG@10 for users with ≤ 5 training items
 
 
@@ -290,10 +292,7 @@ def generate_overview(docs: list[dict[str, Any]]) -> list[str]:
                 or proto.get("synthetic_weight") is not None or proto.get("held_out_hits") != "drop"
                 or proto.get("complete_temperature") != 0):
             continue
-        stopping = proto.get("early_stopping", "")
-        schedule = "P1" if stopping == P1_STOPPING else stopping.removeprefix("valid NDCG@10 ")
-        if proto.get("max_epochs"):
-            schedule += f", at most {proto['max_epochs']} epochs"
+        schedule = _schedule(proto)
         for r in doc["results"]:
             model, _, arm = r["variant"].partition("+")
             if arm.endswith("-t0") and "paired_vs_control" in r.get("extra", {}):
@@ -339,8 +338,7 @@ def expand_overview(docs: list[dict[str, Any]]) -> list[str]:
     for doc in docs:
         if doc.get("benchmark") != "expand_accuracy" or doc.get("quick"):
             continue
-        stopping = doc.get("protocol", {}).get("early_stopping", "")
-        schedule = "validation from epoch 200" if "from epoch 200" in stopping else "P1"
+        schedule = _schedule(doc.get("protocol", {}))
         for r in doc["results"]:
             if not r.get("control"):
                 controls[(r["dataset"], r["variant"], schedule)][(doc["_file"], r["seed"])] = r["metrics"]["NDCG@10"]
