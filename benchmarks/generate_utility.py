@@ -163,7 +163,8 @@ def fit_model(
     fit_s = time.perf_counter() - t0
     hist = [h for h in (getattr(model, "history_", []) or []) if "seconds" in h]
     per_epoch = sum(h["seconds"] for h in hist) / len(hist) if hist else None
-    return model, {"fit": fit_s, "per_epoch": per_epoch, "epochs_run": len(hist)}
+    best = getattr(model, "best_epoch_", None)
+    return model, {"fit": fit_s, "per_epoch": per_epoch, "epochs_run": len(hist), "best_epoch": best}
 
 
 def evaluate_test(model: Any, split: Split, rules: list[Any], secs: dict[str, float]) -> Any:
@@ -461,7 +462,7 @@ def _row(
         "segments": res.segments_flat(),
         "seconds": {k: secs[k] for k in ("fit", "per_epoch", "evaluate")},
         "peak_memory_mb": peak_memory_mb(),
-        "extra": {"epochs_run": secs["epochs_run"], **extra},
+        "extra": {"epochs_run": secs["epochs_run"], "best_epoch": secs.get("best_epoch"), **extra},
     }
 
 

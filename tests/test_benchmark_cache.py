@@ -79,9 +79,9 @@ def test_file_digest_follows_the_bytes(tmp_path: Path):
     assert cache.file_digest(data) != first
 
 
-def test_synthesizer_key_ignores_how_the_recommenders_train():
+def _generate_utility():
+    """benchmarks/generate_utility.py as a module (it imports its sibling helpers)."""
     import sys
-    from types import SimpleNamespace
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     try:
@@ -94,6 +94,13 @@ def test_synthesizer_key_ignores_how_the_recommenders_train():
     finally:
         sys.path.pop(0)
         sys.modules.pop("generate_utility", None)
+    return gu
+
+
+def test_synthesizer_key_ignores_how_the_recommenders_train():
+    from types import SimpleNamespace
+
+    gu = _generate_utility()
     base = dict(dataset="toys", data_digest="d", quick=False, quick_users=None, epochs=200, patience=5,
                 eval_every=2, threads=1, device="cpu")  # fmt: skip
     longer = {**base, "patience": 20, "epochs": 400, "eval_every": 1}
@@ -102,3 +109,16 @@ def test_synthesizer_key_ignores_how_the_recommenders_train():
     assert gu.run_settings(a, 0) != gu.run_settings(b, 0)  # but not the same control
     assert gu.synth_settings(a, 0) != gu.synth_settings(a, 1)
     assert gu.synth_settings(a, 0) != gu.synth_settings(SimpleNamespace(**{**base, "data_digest": "e"}), 0)
+
+
+def test_fit_model_records_the_epoch_it_kept():
+    """A run's row says which epoch early stopping kept, so an under-trained control shows."""
+    from types import SimpleNamespace
+
+    gu = _generate_utility()
+    split = random_split(0, 30, (4, 8), 40)
+    args = SimpleNamespace(epochs=4, patience=10, eval_every=1, threads=1, device="cpu")
+    model, secs = gu.fit_model("bpr", split.train, split, 0, args, item_space=40)
+    assert secs["epochs_run"] == 4
+    assert secs["best_epoch"] == model.best_epoch_
+    assert 1 <= secs["best_epoch"] <= 4
