@@ -191,6 +191,8 @@ def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
                     segs.append(s)
         proto = doc.get("protocol", {})
         notes = [f"early stopping: {proto['early_stopping']}"] if proto.get("early_stopping") else []
+        if proto.get("max_epochs"):
+            notes.append(f"at most {proto['max_epochs']} epochs")
         if proto.get("synthetic_weight") is not None:
             notes.append(f"synthetic rows weighted {proto['synthetic_weight']:g}")
         if isinstance(proto.get("complete_temperature"), int | float):
@@ -274,6 +276,8 @@ def _schedule(proto: dict[str, Any]) -> str:
     stopping = proto.get("early_stopping", P1_STOPPING).replace(" from epoch 1,", ",")
     label = "P1" if stopping == P1_STOPPING else stopping.removeprefix("valid NDCG@10 ")
     return label + (f", at most {proto['max_epochs']} epochs" if proto.get("max_epochs") else "")
+
+
 GOAL_SHORT_LIFT = 0.30  # issue 5: ≥ +30% NDCG@10 for users with ≤ 5 training items
 
 
