@@ -51,6 +51,11 @@ is 0 for all three); ``T = 0`` takes the most likely items (the VAE decodes the 
 Arms are then named ``+vae-t0`` etc. ``held_out_hits`` is reported split into validation and
 test hits, a direct measure of how plausible the completions are.
 
+Gated arms (``--complete-min-prob P``, VAE and GAN only): completions keep only the items the
+synthesizer gives at least probability ``P`` (``complete_min_prob``), so users it is unsure
+about get fewer items or none. The gate is set on the fitted synthesizer (it does not change
+the fit, and the cache reuses one fit for every ``P``). Arms are then named ``+vae-t0-p0.03``.
+
 Quality: each fitted synthesizer also samples new users (as many as ``--quality-users``) and
 ``QualityReport.compute`` compares them with the real training users.
 """
@@ -237,6 +242,8 @@ def main() -> None:
                    help="weight column of synthetic rows (real rows 1.0); default: no weight column")
     p.add_argument("--complete-temperature", type=float, default=None,
                    help="completion temperature of every synthesizer (0 = most likely items); default: theirs")
+    p.add_argument("--complete-min-prob", type=float, default=None,
+                   help="VAE/GAN completions keep only items with at least this probability; default: all k")
     p.add_argument("--held-out-hits", choices=["drop", "keep"], default="drop")
     p.add_argument("--quick-users", type=int, default=2000, help="--quick: users kept (lowest codes)")
     p.add_argument("--cache", type=Path, default=None,
@@ -252,6 +259,8 @@ def main() -> None:
         args.epochs, args.quality_users = min(args.epochs, 3), 1000
 
     epochs = synth_epochs(args.synth_epochs, args.synthesizers, cap=3 if args.quick else None)
+    if args.complete_min_prob is not None and "sequence" in args.synthesizers:
+        raise SystemExit("--complete-min-prob applies to the VAE and the GAN only; drop 'sequence'")
     data_path = dataset_file(args.data_root, args.dataset)
     args.data_digest = file_digest(data_path)
     code = code_version(REPO) if args.cache else None
@@ -325,6 +334,8 @@ def main() -> None:
                 Synthesizer.load,
             )  # fmt: skip
             synth_fit = synth_meta["fit"]
+            if args.complete_min_prob is not None:  # a completion setting: the fit stays the same
+                synth.complete_min_prob = args.complete_min_prob
             t0 = time.perf_counter()
             synthetic = synth.complete(short_hist, args.k, seed=seed)
             complete_s = time.perf_counter() - t0
@@ -340,6 +351,7 @@ def main() -> None:
             arm = f"+{s_name}" + (f"-w{args.synthetic_weight:g}" if args.synthetic_weight is not None else "")
             arm += f"-t{args.complete_temperature:g}" if args.complete_temperature is not None else ""
             arm += "-h" if "holdout_users" in cfg else ""
+            arm += f"-p{args.complete_min_prob:g}" if args.complete_min_prob is not None else ""
             fused, report = fuser.fuse(
                 split.train, synthetic, split=split if args.held_out_hits == "drop" else None
             )

@@ -23,6 +23,7 @@ from recaug.generate import (
     get_synthesizer,
 )
 from recaug.generate.sequence import reverse_time
+from recaug.models.inputs import history_matrix
 from recaug.split import LeaveLastOut, Split
 
 N_ITEMS = 30
@@ -394,3 +395,39 @@ def test_sequence_tempered_completion_depends_on_the_seed(split):
     a = synth.complete(split.train, 3, seed=0).frame.select(C.USER, C.ITEM)
     assert a.equals(synth.complete(split.train, 3, seed=0).frame.select(C.USER, C.ITEM))
     assert not a.equals(synth.complete(split.train, 3, seed=1).frame.select(C.USER, C.ITEM))
+
+
+@pytest.mark.parametrize("name", ["vae", "gan"])
+def test_complete_min_prob_keeps_only_confident_items(split, name):
+    """``complete_min_prob=p``: a subset of the ungated completions, each with probability >= p."""
+    params = {"vae": {"epochs": 3, "latent_dim": 8, "hidden_dims": [32]}, "gan": {"epochs": 2, "hidden": 32}}[name]
+    free = make(name, complete_temperature=0.0, **params).fit(split.train, item_space=ITEM_SPACE)
+    base = free.complete(split.train, 3, seed=0).frame.select(C.USER, C.ITEM)
+    state = free.state_dict()
+    seqs = Sequences.from_interactions(split.train)
+    with torch.no_grad():  # the model's own scores, row by row (the library scores whole chunks)
+        logits = [free._logits_given(history_matrix(seqs, ITEM_SPACE)[i], seqs.users[i : i + 1], 0)[0]
+                  for i in range(len(seqs))]  # fmt: skip
+    probs = torch.softmax(torch.stack(logits).float(), dim=1)
+    for min_prob in (0.0, 0.02, 0.5):
+        gated = make(name, complete_temperature=0.0, complete_min_prob=min_prob, **params)
+        gated.fit(split.train, item_space=ITEM_SPACE)
+        assert all(torch.equal(state[k], v) for k, v in gated.state_dict().items())  # the same fitted model
+        out = gated.complete(split.train, 3, seed=0).frame.select(C.USER, C.ITEM)
+        assert out.join(base, on=[C.USER, C.ITEM], how="anti").height == 0
+        if min_prob == 0.0:
+            assert out.sort([C.USER, C.ITEM]).equals(base.sort([C.USER, C.ITEM]))
+        row = {int(u): i for i, u in enumerate(seqs.users)}
+        for user, item in out.iter_rows():
+            history = set(split.train.frame.filter(pl.col(C.USER) == user)[C.ITEM].to_list())
+            p = probs[row[user]].clone()
+            p[list(history) + list(range(C.N_RESERVED))] = 0.0
+            assert float(p[item] / p.sum()) >= min_prob - 1e-6
+    assert out.height < base.height  # 0.5 is more than these models give most items
+
+
+def test_complete_min_prob_is_checked():
+    with pytest.raises(ConfigError, match="complete_min_prob"):
+        make("vae", complete_min_prob=1.0)
+    with pytest.raises(ConfigError, match="complete_min_prob"):
+        make("gan", complete_min_prob=-0.1)

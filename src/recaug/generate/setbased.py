@@ -6,7 +6,11 @@ given their history vectors (``_history_logits``). This base draws the items:
 * new users: a length from the training length distribution, then that many distinct items by
   Gumbel-top-k from ``softmax(logits / temperature)`` (sampling without replacement);
 * completion: ``k`` items not in the history from ``softmax(logits / complete_temperature)``
-  (``complete_temperature=0`` takes the top-scoring unseen items);
+  (``complete_temperature=0`` takes the top-scoring unseen items); ``complete_min_prob=p``
+  only ever adds items the model gives at least probability ``p`` (``softmax(logits)`` over
+  the items that may be added), so a user the model is unsure about gets fewer items or none.
+  Why: completions help the users whose next item the model already predicts and cost the
+  others a little (``benchmarks/README.md``), and the model's confidence tells them apart;
 
 then orders each set into a sequence with the :class:`~recaug.generate.order.OrderModel`
 (``order="greedy"`` or ``"sample"``; ``"none"`` keeps the draw order). Work is chunked over
@@ -60,6 +64,7 @@ class SetSynthesizer(Synthesizer):
         *,
         temperature: float = 1.0,
         complete_temperature: float = 1.0,
+        complete_min_prob: float = 0.0,
         order: str = "greedy",
         holdout_users: int = 0,
         patience: int = 3,
@@ -68,12 +73,15 @@ class SetSynthesizer(Synthesizer):
         super().__init__(**base)
         if temperature < 0 or complete_temperature < 0:
             raise ConfigError("temperature and complete_temperature must be >= 0")
+        if not 0.0 <= complete_min_prob < 1.0:
+            raise ConfigError(f"complete_min_prob must be in [0, 1), got {complete_min_prob}")
         if order not in ORDERS:
             raise ConfigError(f"order must be one of {ORDERS}, got {order!r}")
         if holdout_users < 0 or patience < 1:
             raise ConfigError(f"holdout_users must be >= 0 and patience >= 1, got {holdout_users}, {patience}")
         self.temperature = temperature
         self.complete_temperature = complete_temperature
+        self.complete_min_prob = float(complete_min_prob)
         self.order = order
         self.holdout_users = int(holdout_users)
         self.patience = int(patience)
@@ -87,6 +95,7 @@ class SetSynthesizer(Synthesizer):
             **super().config(),
             "temperature": self.temperature,
             "complete_temperature": self.complete_temperature,
+            "complete_min_prob": self.complete_min_prob,
             "order": self.order,
             "holdout_users": self.holdout_users,
             "patience": self.patience,
@@ -167,6 +176,7 @@ class SetSynthesizer(Synthesizer):
         allowed: np.ndarray,
         temperature: float,
         ban: Sequences | None = None,
+        min_prob: float = 0.0,
     ) -> Sequences:
         n = self.item_space_ or 0
         banned = torch.from_numpy(~allowed)
@@ -181,6 +191,8 @@ class SetSynthesizer(Synthesizer):
                     it = sub.items.astype(np.int64)
                     ok = it < n
                     logits[torch.from_numpy(r[ok]), torch.from_numpy(it[ok])] = -torch.inf
+                if min_prob > 0:  # rows with nothing left give NaN, which fails the test too
+                    logits[~(torch.softmax(logits, dim=1) >= min_prob)] = -torch.inf
                 off, items = gumbel_topk(logits, users[rows], k[rows], seed, SALT_ITEMS, temperature)
                 offsets.append(off[1:] + offsets[-1][-1])
                 parts.append(items)
@@ -215,6 +227,7 @@ class SetSynthesizer(Synthesizer):
         sets = self._draw(
             lambda rows: self._logits_given(matrix[rows], users[rows], seed),
             users, np.full(len(seqs), k), seed, allowed, self.complete_temperature, ban=seqs,
+            min_prob=self.complete_min_prob,
         )  # fmt: skip
         sets = Sequences(sets.offsets, sets.items, seqs.users)
         t0 = first_times(seqs) - sets.lengths

@@ -55,6 +55,7 @@ class VAESynthesizer(SetSynthesizer):
         lr: float = 1e-3,
         temperature: float = 1.0,
         complete_temperature: float = 0.0,
+        complete_min_prob: float = 0.0,
         order: str = "greedy",
         holdout_users: int = 0,
         patience: int = 3,
@@ -64,8 +65,8 @@ class VAESynthesizer(SetSynthesizer):
         progress: bool | None = None,
     ) -> None:
         super().__init__(
-            temperature=temperature, complete_temperature=complete_temperature, order=order,
-            holdout_users=holdout_users, patience=patience,
+            temperature=temperature, complete_temperature=complete_temperature,
+            complete_min_prob=complete_min_prob, order=order, holdout_users=holdout_users, patience=patience,
             epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, threads=threads,
             progress=progress,
         )  # fmt: skip
