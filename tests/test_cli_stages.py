@@ -286,6 +286,15 @@ def test_generate_complete_extends_only_short_users(shop: Path, tmp_path: Path) 
                   "-o", tmp_path / "g2").exit_code == 2  # fmt: skip
 
 
+def test_generate_complete_min_prob_adds_only_confident_items(shop: Path, tmp_path: Path) -> None:
+    """``-p complete_min_prob=P`` reaches the synthesizer: a subset of the ungated completions."""
+    _, free = run_vae_generate(shop, tmp_path / "free", "--complete", "3")
+    doc, gated = run_vae_generate(shop, tmp_path / "gated", "--complete", "3", "-p", "complete_min_prob=0.02")
+    assert doc["params"]["complete_min_prob"] == 0.02
+    assert 0 < gated.height < free.height
+    assert gated.join(free, on=["user_id", "item_id"], how="anti").height == 0
+
+
 def test_generate_bad_settings(shop: Path, tmp_path: Path) -> None:
     assert invoke("generate", shop, "--method", "no-such", "-o", tmp_path / "g").exit_code == 2
     assert invoke("generate", shop, "--method", "vae", "-p", "bogus=1", "-o", tmp_path / "g").exit_code == 2
