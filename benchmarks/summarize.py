@@ -467,6 +467,28 @@ def synth_epochs(docs: list[dict[str, Any]]) -> list[str]:
     return out + [""]
 
 
+def completion_gate(docs: list[dict[str, Any]]) -> list[str]:
+    """Completion rows, users and validation hits per ``complete_min_prob`` gate (``completion_gate.py``)."""
+    rows = [r for d in docs if d.get("benchmark") == "completion_gate" and not d.get("quick") for r in d["results"]]
+    if not rows:
+        return []
+    out = ["### Synthesizers: completions kept per probability gate (completion_gate.json)", "",
+           "Greedy k = 5 completions of the users with ≤ 5 training items; a gate keeps only the items the "
+           "synthesizer gives at least that probability. Hits are the user's *validation* item (the test "
+           "items are never read), so a gate picked here is picked without test data.", "",
+           "| dataset | synthesizer | seed | gate | rows kept | users completed | validation hits | precision |",
+           "|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in rows:
+        e = r["extra"]
+        base = next(x["extra"] for x in rows if x["dataset"] == r["dataset"] and x["seed"] == r["seed"]
+                    and x["variant"].split("-p")[0] == r["variant"].split("-p")[0] and x["extra"]["gate"] == 0)
+        share = e["rows"] / base["rows"] if base["rows"] else 0.0
+        precision = "–" if e["valid_precision"] is None else f"{e['valid_precision']:.4f}"
+        out.append(f"| {r['dataset']} | {r['variant'].split('-p')[0]} | {r['seed']} | {e['gate']:g} | "
+                   f"{e['rows']:,} ({share:.0%}) | {e['users']:,} | {e['valid_hit_rows']:,} | {precision} |")  # fmt: skip
+    return out + [""]
+
+
 def vae_step_speed(docs: list[dict[str, Any]]) -> list[str]:
     """Seconds per Mult-VAE training step before and after sparse input + fused Adam."""
     out: list[str] = []
@@ -492,7 +514,7 @@ def main() -> None:
     body = data_tables(docs) + reproduction(docs) + throughput(docs) + vae_step_speed(docs)
     body += expand_overview(docs) + paired(docs, "expand_accuracy", "Expand: control vs augmented")
     body += generate_overview(docs) + paired(docs, "generate_utility", "Generate: control vs synthetic data")
-    body += masking_artifact(docs) + synthesizers(docs) + synth_epochs(docs)
+    body += masking_artifact(docs) + synthesizers(docs) + synth_epochs(docs) + completion_gate(docs)
     text = README.read_text() if README.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
     head, _, rest = text.partition(BEGIN)
     _, _, tail = rest.partition(END)
