@@ -284,7 +284,8 @@ GOAL_SHORT_LIFT = 0.30  # issue 5: ≥ +30% NDCG@10 for users with ≤ 5 trainin
 def generate_overview(docs: list[dict[str, Any]]) -> list[str]:
     """Issue 5's table in one place: every dataset × model × synthesizer arm run under the honest
     protocol with the default settings (greedy completions, held-out hits dropped, unweighted,
-    real histories as test input), over all runs in all result files.
+    real histories as test input), over all runs in all result files; gated arms
+    (``complete_min_prob``) are listed as "vae, gate P".
 
     A seed listed twice is a rerun on later code (the per-file tables below say which file);
     runs are kept apart, not averaged first, so the spread between code versions shows.
@@ -299,8 +300,10 @@ def generate_overview(docs: list[dict[str, Any]]) -> list[str]:
         schedule = _schedule(proto)
         for r in doc["results"]:
             model, _, arm = r["variant"].partition("+")
-            if arm.endswith("-t0") and "paired_vs_control" in r.get("extra", {}):
-                cells[(r["dataset"], model, arm.removesuffix("-t0"), schedule)].append((r["seed"], r))
+            synth, gated, gate = arm.partition("-t0-p")  # "+vae-t0-p0.03": completions gated at 0.03
+            if (arm.endswith("-t0") or gated) and "paired_vs_control" in r.get("extra", {}):
+                label = f"{synth}, gate {gate}" if gated else arm.removesuffix("-t0")
+                cells[(r["dataset"], model, label, schedule)].append((r["seed"], r))
     if not cells:
         return []
     out = ["### Generate: every model × synthesizer at a glance (issue 5)", "",
