@@ -38,6 +38,19 @@ def test_rest_lift_recovers_the_other_users_from_segment_means():
     assert summarize._rest_lift(pv, "train<=5") == pytest.approx(0.018 / 0.02 - 1)  # -10%
 
 
+def test_missed_lift_is_the_completed_users_without_a_test_hit():
+    """60 short users at 0.01 -> 0.015, of whom 10 test hits at 0.04 -> 0.07: the other 50 go
+    from (0.6 - 0.4) / 50 = 0.004 to (0.9 - 0.7) / 50 = 0.004, unchanged."""
+    doc = _doc(short_lift_treated=0.015, long_treated=0.02)
+    row = doc["results"][0]
+    row["extra"]["paired_by_test_hit"] = {"users_with_test_hit": _pv(10, 0.04, 0.07)}
+    assert summarize._missed_lift(row, "train<=5") == pytest.approx(0.0)
+    row["extra"]["paired_by_test_hit"] = {"users_with_test_hit": _pv(10, 0.04, 0.08)}  # (0.9 - 0.8) / 50
+    assert summarize._missed_lift(row, "train<=5") == pytest.approx(0.002 / 0.004 - 1)  # -50%
+    del row["extra"]["paired_by_test_hit"]  # runs before the split was recorded
+    assert summarize._missed_lift(row, "train<=5") is None
+
+
 @pytest.mark.parametrize(
     ("short_t", "long_t", "p", "met"),
     [(0.014, 0.02, 0.01, "yes"),  # +40% short, others unchanged
