@@ -8,7 +8,9 @@ given their history vectors (``_history_logits``). This base draws the items:
 * completion: ``k`` items not in the history from ``softmax(logits / complete_temperature)``
   (``complete_temperature=0`` takes the top-scoring unseen items); ``complete_min_prob=p``
   only ever adds items the model gives at least probability ``p`` (``softmax(logits)`` over
-  the items that may be added), so a user the model is unsure about gets fewer items or none.
+  the items that may be added; for the VAE its multinomial likelihood, for the GAN a softmax
+  of its purchase logits, a relative score rather than a calibrated probability), so a user
+  the model is unsure about gets fewer items or none.
   Why: completions help the users whose next item the model already predicts and cost the
   others a little (``benchmarks/README.md``), and the model's confidence tells them apart;
 
