@@ -7,7 +7,7 @@ the training rows, completes the users with at most ``--short`` training items w
 items under each gate ``complete_min_prob`` in ``--gates``, and reports the rows kept, the users
 who still get an item, and how many completion rows are the user's **validation** item
 (precision, hit users). Completions help the users whose next item the synthesizer already
-predicts and cost the others a little (``README.md``), so a gate that keeps the hits while
+predicts and hurt the others (``README.md``), so a gate that keeps the hits while
 dropping most rows is the one to try in ``generate_utility.py --complete-min-prob``. The test
 items are never read: a gate picked from this table is picked without test data.
 """
@@ -60,6 +60,8 @@ def main() -> None:
     p.add_argument("--quick-users", type=int, default=2000, help="--quick: users kept (lowest codes)")
     p.add_argument("--cache", type=Path, default=None, help="fitted synthesizers, shared with generate_utility.py")
     args = p.parse_args()
+    if not all(0.0 <= g < 1.0 for g in args.gates):
+        raise SystemExit(f"--gates: every gate must be in [0, 1), got {args.gates}")
     args.epochs = args.patience = args.eval_every = None  # recommender settings: not in a synthesizer's key
     seeds = args.seeds[:1] if args.quick else args.seeds
     epochs = synth_epochs(args.synth_epochs, args.synthesizers, cap=3 if args.quick else None)

@@ -261,6 +261,8 @@ def main() -> None:
     epochs = synth_epochs(args.synth_epochs, args.synthesizers, cap=3 if args.quick else None)
     if args.complete_min_prob is not None and "sequence" in args.synthesizers:
         raise SystemExit("--complete-min-prob applies to the VAE and the GAN only; drop 'sequence'")
+    if args.complete_min_prob is not None and not 0.0 <= args.complete_min_prob < 1.0:
+        raise SystemExit(f"--complete-min-prob must be in [0, 1), got {args.complete_min_prob}")
     data_path = dataset_file(args.data_root, args.dataset)
     args.data_digest = file_digest(data_path)
     code = code_version(REPO) if args.cache else None

@@ -11,8 +11,8 @@ given their history vectors (``_history_logits``). This base draws the items:
   the items that may be added; for the VAE its multinomial likelihood, for the GAN a softmax
   of its purchase logits, a relative score rather than a calibrated probability), so a user
   the model is unsure about gets fewer items or none.
-  Why: completions help the users whose next item the model already predicts and cost the
-  others a little (``benchmarks/README.md``), and the model's confidence tells them apart;
+  Why: completions help the users whose next item the model already predicts and hurt the
+  others (``benchmarks/README.md``), and the model's confidence tells them apart;
 
 then orders each set into a sequence with the :class:`~recaug.generate.order.OrderModel`
 (``order="greedy"`` or ``"sample"``; ``"none"`` keeps the draw order). Work is chunked over
