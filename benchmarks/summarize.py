@@ -321,6 +321,7 @@ def generate_overview(docs: list[dict[str, Any]]) -> list[str]:
         for r in doc["results"]:
             model, _, arm = r["variant"].partition("+")
             synth, gated, gate = arm.partition("-t0-p")  # "+vae-t0-p0.03": completions gated at 0.03
+            gated = gated and gate.replace(".", "", 1).isdigit()  # not "-p0.03-in" etc.
             if (arm.endswith("-t0") or gated) and "paired_vs_control" in r.get("extra", {}):
                 label = f"{synth}, gate {gate}" if gated else arm.removesuffix("-t0")
                 cells[(r["dataset"], model, label, schedule)].append((r["seed"], r))

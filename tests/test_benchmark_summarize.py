@@ -68,3 +68,11 @@ def test_generate_overview_skips_other_protocols():
     doc = _doc(0.014, 0.02)
     doc["protocol"]["held_out_hits"] = "keep"
     assert summarize.generate_overview([doc]) == []
+
+
+def test_generate_overview_lists_gated_arms_but_not_their_test_input_variants():
+    doc = _doc(0.014, 0.02)
+    plain = doc["results"][0]
+    doc["results"] = [{**plain, "variant": v} for v in ("bpr+vae-t0", "bpr+vae-t0-p0.03", "bpr+vae-t0-p0.03-in")]
+    rows = [line for line in summarize.generate_overview([doc]) if line.startswith("| d |")]
+    assert [r.split(" | ")[2] for r in rows] == ["vae", "vae, gate 0.03"]
