@@ -399,31 +399,38 @@ def test_sequence_tempered_completion_depends_on_the_seed(split):
 
 @pytest.mark.parametrize("name", ["vae", "gan"])
 def test_complete_min_prob_keeps_only_confident_items(split, name):
-    """``complete_min_prob=p``: a subset of the ungated completions, each with probability >= p."""
+    """``complete_min_prob=p`` (greedy): exactly the ungated completions whose probability is >= p."""
     params = {"vae": {"epochs": 3, "latent_dim": 8, "hidden_dims": [32]}, "gan": {"epochs": 2, "hidden": 32}}[name]
     free = make(name, complete_temperature=0.0, **params).fit(split.train, item_space=ITEM_SPACE)
     base = free.complete(split.train, 3, seed=0).frame.select(C.USER, C.ITEM)
     state = free.state_dict()
     seqs = Sequences.from_interactions(split.train)
+    noise_seed = free._stream_seed(0)  # what complete(seed=0) feeds the GAN's noise
     with torch.no_grad():  # the model's own scores, row by row (the library scores whole chunks)
-        logits = [free._logits_given(history_matrix(seqs, ITEM_SPACE)[i], seqs.users[i : i + 1], 0)[0]
+        logits = [free._logits_given(history_matrix(seqs, ITEM_SPACE)[i], seqs.users[i : i + 1], noise_seed)[0]
                   for i in range(len(seqs))]  # fmt: skip
     probs = torch.softmax(torch.stack(logits).float(), dim=1)
-    for min_prob in (0.0, 0.02, 0.5):
+    row = {int(u): i for i, u in enumerate(seqs.users)}
+
+    def prob(user: int, item: int) -> float:
+        """The item's probability among the items that may be added (not in the history)."""
+        p = probs[row[user]].clone()
+        p[split.train.frame.filter(pl.col(C.USER) == user)[C.ITEM].to_list() + list(range(C.N_RESERVED))] = 0.0
+        return float(p[item] / p.sum())
+
+    base = base.with_columns(pl.Series("p", [prob(u, i) for u, i in base.iter_rows()]))
+    values = sorted(set(base["p"].round(6).to_list()))
+    mid = len(values) // 2  # a gate halfway between two neighbouring probabilities: no float ties
+    gate = (values[mid - 1] + values[mid]) / 2
+    for min_prob in (0.0, gate, 0.99):
         gated = make(name, complete_temperature=0.0, complete_min_prob=min_prob, **params)
         gated.fit(split.train, item_space=ITEM_SPACE)
         assert all(torch.equal(state[k], v) for k, v in gated.state_dict().items())  # the same fitted model
         out = gated.complete(split.train, 3, seed=0).frame.select(C.USER, C.ITEM)
-        assert out.join(base, on=[C.USER, C.ITEM], how="anti").height == 0
-        if min_prob == 0.0:
-            assert out.sort([C.USER, C.ITEM]).equals(base.sort([C.USER, C.ITEM]))
-        row = {int(u): i for i, u in enumerate(seqs.users)}
-        for user, item in out.iter_rows():
-            history = set(split.train.frame.filter(pl.col(C.USER) == user)[C.ITEM].to_list())
-            p = probs[row[user]].clone()
-            p[list(history) + list(range(C.N_RESERVED))] = 0.0
-            assert float(p[item] / p.sum()) >= min_prob - 1e-6
-    assert out.height < base.height  # 0.5 is more than these models give most items
+        # greedy: exactly the ungated items whose probability reaches the gate
+        expected = base.filter(pl.col("p") >= min_prob).select(C.USER, C.ITEM)
+        assert out.sort([C.USER, C.ITEM]).equals(expected.sort([C.USER, C.ITEM]))
+    assert 0 < len(base.filter(pl.col("p") >= gate)) < len(base)  # the middle gate keeps some, not all
 
 
 def test_complete_min_prob_is_checked():
