@@ -14,19 +14,18 @@ items are never read: a gate picked from this table is picked without test data.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from _cache import code_version, file_digest, fitted
+from _cache import code_version, file_digest
 from _common import REPO, dataset_file, parser, write_result
-from generate_utility import SYNTHS, synth_epochs, synth_settings
+from generate_utility import SYNTHS, fitted_synthesizer, synth_epochs
 from recaug import columns as C
 from recaug.data import Interactions
 from recaug.data.io import read
-from recaug.generate import Synthesizer, from_config
+from recaug.generate import Synthesizer, short_histories
 from recaug.split import LeaveLastOut
 
 GATES = [0.0, 0.01, 0.02, 0.03, 0.05, 0.08]
@@ -73,24 +72,16 @@ def main() -> None:
     if args.quick:
         inter = inter.filter(pl.col(C.USER) < args.quick_users)
     split = LeaveLastOut(n_valid=1, n_test=1).split(inter)
-    counts = split.train.frame.group_by(C.USER).len()
-    short_users = counts.filter(pl.col("len") <= args.short).get_column(C.USER)
-    short_hist = split.train.filter(pl.col(C.USER).is_in(short_users.implode()))
+    short_hist = short_histories(split.train, args.short)
     valid = split.valid.frame.select(C.USER, C.ITEM)
-    print(f"{args.dataset}: {len(short_users)} users with <= {args.short} training items", flush=True)
+    print(f"{args.dataset}: {short_hist.n_users} users with <= {args.short} training items", flush=True)
     results: list[dict[str, Any]] = []
     for seed in seeds:
         for s_name in args.synthesizers:
             cfg = {**SYNTHS[s_name], "epochs": epochs[s_name], "seed": seed, "device": args.device,
                    "threads": args.threads, "progress": False, "complete_temperature": 0.0}  # fmt: skip
 
-            def fit(cfg: dict[str, Any] = cfg) -> tuple[Any, dict[str, float]]:
-                t0 = time.perf_counter()
-                synth = from_config(cfg).fit(split.train, item_space=dataset.vocab.item_space, items=dataset.items)
-                return synth, {"fit": time.perf_counter() - t0}
-
-            synth, meta, hit = fitted(args.cache, "synthesizer", {**synth_settings(args, seed), "config": cfg}, code,
-                                      fit, Synthesizer.load)  # fmt: skip
+            synth, meta, hit = fitted_synthesizer(args, cfg, seed, split.train, dataset, code)
             for row in gate_rows(synth, short_hist, valid, args.k, seed, args.gates):
                 results.append({"dataset": args.dataset, "variant": f"{s_name}-p{row['gate']:g}", "seed": seed,
                                 "extra": {**row, "fit": meta["fit"], "from_cache": hit}})  # fmt: skip

@@ -149,6 +149,20 @@ def synth_settings(args: Any, seed: int) -> dict[str, Any]:
     return {k: v for k, v in run_settings(args, seed).items() if k not in MODEL_TRAINING}
 
 
+def fitted_synthesizer(
+    args: Any, cfg: dict[str, Any], seed: int, train: Interactions, dataset: Any, code: str | None
+) -> tuple[Synthesizer, dict[str, Any], bool]:
+    """``(synthesizer, meta, from_cache)``: ``cfg`` fitted on ``train``, from ``args.cache`` when
+    there (keyed by :func:`synth_settings` and ``cfg``); shared with ``completion_gate.py``."""
+
+    def fit() -> tuple[Synthesizer, dict[str, float]]:
+        t0 = time.perf_counter()
+        synth = from_config(cfg).fit(train, item_space=dataset.vocab.item_space, items=dataset.items)
+        return synth, {"fit": time.perf_counter() - t0}
+
+    return fitted(args.cache, "synthesizer", {**synth_settings(args, seed), "config": cfg}, code, fit, Synthesizer.load)
+
+
 def fit_model(
     model_name: str, train: Interactions, split: Split, seed: int, args: Any, item_space: int,
     init_from: Any | None = None,
@@ -326,15 +340,7 @@ def main() -> None:
                 cfg["complete_temperature"] = args.complete_temperature
             if args.synth_holdout and s_name in ("vae", "gan"):
                 cfg["holdout_users"] = args.synth_holdout
-            def fit_synth(cfg: dict[str, Any] = cfg) -> tuple[Any, dict[str, float]]:
-                t0 = time.perf_counter()
-                synth = from_config(cfg).fit(split.train, item_space=item_space, items=dataset.items)
-                return synth, {"fit": time.perf_counter() - t0}
-
-            synth, synth_meta, synth_hit = fitted(
-                args.cache, "synthesizer", {**synth_settings(args, seed), "config": cfg}, code, fit_synth,
-                Synthesizer.load,
-            )  # fmt: skip
+            synth, synth_meta, synth_hit = fitted_synthesizer(args, cfg, seed, split.train, dataset, code)
             synth_fit = synth_meta["fit"]
             if args.complete_min_prob is not None:  # a completion setting: the fit stays the same
                 synth.complete_min_prob = args.complete_min_prob

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from conftest import random_split
+from conftest import load_benchmark, random_split
 from recaug.data.sequences import Sequences
 from recaug.models import BPRMF, Recommender
 
@@ -79,28 +79,10 @@ def test_file_digest_follows_the_bytes(tmp_path: Path):
     assert cache.file_digest(data) != first
 
 
-def _generate_utility():
-    """benchmarks/generate_utility.py as a module (it imports its sibling helpers)."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "generate_utility", Path(__file__).resolve().parents[1] / "benchmarks" / "generate_utility.py"
-        )
-        gu = importlib.util.module_from_spec(spec)
-        sys.modules["generate_utility"] = gu  # its dataclasses look their module up
-        spec.loader.exec_module(gu)
-    finally:
-        sys.path.pop(0)
-        sys.modules.pop("generate_utility", None)
-    return gu
-
-
 def test_synthesizer_key_ignores_how_the_recommenders_train():
     from types import SimpleNamespace
 
-    gu = _generate_utility()
+    gu = load_benchmark("generate_utility")
     base = dict(dataset="toys", data_digest="d", quick=False, quick_users=None, epochs=200, patience=5,
                 eval_every=2, threads=1, device="cpu")  # fmt: skip
     longer = {**base, "patience": 20, "epochs": 400, "eval_every": 1}
@@ -115,7 +97,7 @@ def test_fit_model_records_the_epoch_it_kept():
     """A run's row says which epoch early stopping kept, so an under-trained control shows."""
     from types import SimpleNamespace
 
-    gu = _generate_utility()
+    gu = load_benchmark("generate_utility")
     split = random_split(0, 30, (4, 8), 40)
     args = SimpleNamespace(epochs=4, patience=10, eval_every=1, threads=1, device="cpu")
     model, secs = gu.fit_model("bpr", split.train, split, 0, args, item_space=40)

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-from conftest import random_split
+from conftest import load_benchmark, random_split
 from recaug import columns as C
 from recaug.generate import get_synthesizer
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def _gate_module():
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location("completion_gate", BENCH / "completion_gate.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.pop(0)
-    return mod
-
 
 def test_gate_rows_shrink_as_the_gate_rises():
-    gate = _gate_module()
+    gate = load_benchmark("completion_gate")
     split = random_split(0, 40, (3, 9), 30)
     synth = get_synthesizer("vae")(epochs=5, latent_dim=4, hidden_dims=[16], complete_temperature=0.0)
     synth.fit(split.train, item_space=30)
