@@ -85,6 +85,11 @@ VARIANTS: dict[str, tuple[str | None, dict[str, Any], str | None]] = {
     "sasrec-bce": (None, {"loss": "bce"}, None),
     "sasrec-bce+offline": ("sasrec-bce", {"loss": "bce"}, "policy"),
     "sasrec-bce+cl4srec": ("sasrec-bce", {"loss": "bce", "contrastive": "cl4srec"}, None),
+    # CL4SRec contrasting the mean / the concatenation of all positions' states (ICLRec's options)
+    "sasrec-bce+cl4srec-mean": ("sasrec-bce", {"loss": "bce", "contrastive": "cl4srec", "cl_representation": "mean"}, None),
+    "sasrec-bce+cl4srec-concat": (
+        "sasrec-bce", {"loss": "bce", "contrastive": "cl4srec", "cl_representation": "concat"}, None
+    ),
     "sasrec-ce": (None, {"loss": "ce"}, None),
     "sasrec-ce+aug": ("sasrec-ce", {"loss": "ce", "augmenter": ONLINE, "aug_prob": 0.5, "contrastive": "duorec"}, None),
     # dissection
@@ -141,6 +146,10 @@ def paired(control: pl.DataFrame, treatment: pl.DataFrame) -> dict[str, Any]:
     return out
 
 
+#: model settings added after runs were cached, with the default that reproduces those runs
+LATER_DEFAULTS: dict[str, Any] = {"valid_from": 1, "cl_representation": "last"}
+
+
 def cache_path(args: Any, name: str, variant: str, seed: int, params: dict[str, Any]) -> Path:
     """Where a finished run is cached: a hash of everything that determines its result.
 
@@ -150,8 +159,9 @@ def cache_path(args: Any, name: str, variant: str, seed: int, params: dict[str, 
     _, _, offline = VARIANTS[variant]
     policy = args.offline_policy if offline == "policy" else offline
     config = SASRec(seed=seed, device=args.device, **params).config()
-    if config["valid_from"] == 1:  # the default, added after runs were cached: same runs as before
-        del config["valid_from"]
+    for key, default in LATER_DEFAULTS.items():  # settings added after runs were cached: same runs
+        if config.get(key) == default:
+            del config[key]
     key = {"dataset": name, "variant": variant, "seed": seed, "params": config, "device": args.device,
            "offline": OFFLINE.get(policy) if policy else None, "quick": args.quick,
            "quick_users": args.quick_users if args.quick else None}

@@ -179,3 +179,56 @@ def test_offline_expanded_rows_train_and_keep_validation_on_real_histories(split
     assert model.best_epoch_ is not None and np.isfinite(model.history_[-1]["loss"])
     masked = Sequences.from_lists([[2, C.MASK_ID, 4, 5], [3, 4]], users=[0, 1])
     SASRec(seed=0, **TINY).fit(split.train, sequences=masked)
+
+
+# -- what CL4SRec contrasts ------------------------------------------------------------------
+def test_represent_mean_and_concat_by_hand_and_padding_side_free():
+    from recaug.models.contrastive import represent
+
+    items = [[3, 4, 5], [6]]
+    width = 4
+    left = torch.tensor([[0, 3, 4, 5], [0, 0, 0, 6]])
+    right = torch.tensor([[3, 4, 5, 0], [6, 0, 0, 0]])
+    state = {3: 1.0, 4: 2.0, 5: 4.0, 6: 8.0}  # a "network" whose state depends on the item only
+
+    def hidden(x):
+        h = torch.tensor([[[state.get(int(v), -7.0), 10.0 * state.get(int(v), -7.0)] for v in row] for row in x])
+        return h
+
+    for x, side in ((left, "left"), (right, "right")):
+        span = spans(x, side)
+        mean = represent(hidden(x), x, span, side, "mean", width)
+        torch.testing.assert_close(mean, torch.tensor([[7 / 3, 70 / 3], [8.0, 80.0]]))
+        concat = represent(hidden(x), x, span, side, "concat", width)
+        expected = torch.zeros(2, width, 2)
+        for r, seq in enumerate(items):
+            for j, v in enumerate(seq):
+                expected[r, width - len(seq) + j] = torch.tensor([state[v], 10 * state[v]])
+        torch.testing.assert_close(concat, expected.reshape(2, -1))
+        last = represent(hidden(x), x, span, side, "last", width)
+        torch.testing.assert_close(last, torch.tensor([[4.0, 40.0], [8.0, 80.0]]))
+    # a trimmed row (narrower than ``width``) is placed in the last columns
+    trimmed = left[:, 1:]
+    got = represent(hidden(trimmed), trimmed, spans(trimmed, "left"), "left", "concat", width)
+    torch.testing.assert_close(got, represent(hidden(left), left, spans(left, "left"), "left", "concat", width))
+
+
+@pytest.mark.parametrize("kind", ["mean", "concat"])
+def test_cl4srec_representation_trains_deterministically_and_differs_from_last(split, kind):
+    base = {**TINY, "epochs": 1, "contrastive": "cl4srec", "loss": "bce"}
+    a = SASRec(seed=1, cl_representation=kind, **base).fit(split.train)
+    b = SASRec(seed=1, cl_representation=kind, **base).fit(split.train)
+    last = SASRec(seed=1, **base).fit(split.train)
+    assert a.config()["cl_representation"] == kind
+    assert [h["loss"] for h in a.history_] == [h["loss"] for h in b.history_]
+    assert [h["loss"] for h in a.history_] != [h["loss"] for h in last.history_]
+    gru = GRU4Rec(hidden=8, max_len=8, epochs=1, device="cpu", progress=False, threads=1,
+                  contrastive="cl4srec", cl_representation=kind)  # fmt: skip
+    assert np.isfinite(gru.fit(split.train).history_[0]["loss"])
+
+
+def test_bad_representation_is_rejected():
+    with pytest.raises(ConfigError, match="cl_representation"):
+        SASRec(contrastive="cl4srec", cl_representation="sum")
+    with pytest.raises(ConfigError, match="duorec"):
+        SASRec(contrastive="duorec", cl_representation="mean")

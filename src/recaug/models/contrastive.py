@@ -6,8 +6,11 @@ Used by :class:`recaug.models.sequential.NextItemRecommender` (SASRec, GRU4Rec):
   from an :mod:`recaug.expand` augmenter, seeded by ``epoch_seed(seed, epoch)`` with the row id
   as stream key, so a row's view never depends on its batch mates;
 * **CL4SRec** (Xie et al., ICDE 2022, ``contrastive="cl4srec"``): InfoNCE between two
-  augmented views (crop / mask / reorder, one chosen per view) of the same input sequence; the
-  sequence representation is the hidden state at the last position; in-batch negatives;
+  augmented views (crop / mask / reorder, one chosen per view) of the same input sequence;
+  in-batch negatives. ``cl_representation`` says what represents a view: ``"last"`` (the
+  hidden state at the last position, the one that scores items; DuoRec's CL4SRec),
+  ``"mean"`` (the mean over its positions) or ``"concat"`` (every position's state, most recent
+  last, zeros for padding; the instance-level loss of CoSeRec's and ICLRec's code);
 * **DuoRec** (Qiu et al., WSDM 2022, ``contrastive="duorec"``): model-level augmentation
   (a second forward pass with different dropout masks) plus supervised positives: another
   training sequence with the same next item, drawn from all training rows as in DuoRec's data
@@ -32,6 +35,8 @@ from recaug.expand import Augmenter, Sometimes, augment_padded, from_config, fro
 
 #: accepted values of ``contrastive``
 CONTRASTIVE = (None, "cl4srec", "duorec")
+#: accepted values of ``cl_representation``
+REPRESENTATIONS = ("last", "mean", "concat")
 
 #: CL4SRec's random augmentation: one of crop / mask / reorder per view
 CL4SREC_VIEWS: dict[str, Any] = {
@@ -41,11 +46,23 @@ CL4SREC_VIEWS: dict[str, Any] = {
 
 
 def check_settings(
-    contrastive: str | None, cl_weight: float, cl_temperature: float, aug_prob: float, n_views: int
+    contrastive: str | None,
+    cl_weight: float,
+    cl_temperature: float,
+    aug_prob: float,
+    n_views: int,
+    cl_representation: str = "last",
 ) -> None:
     """Raise ``ConfigError`` for bad augmentation / contrastive settings."""
     if contrastive not in CONTRASTIVE:
         raise ConfigError(f"contrastive must be one of {CONTRASTIVE}, got {contrastive!r}")
+    if cl_representation not in REPRESENTATIONS:
+        raise ConfigError(f"cl_representation must be one of {REPRESENTATIONS}, got {cl_representation!r}")
+    if contrastive == "duorec" and cl_representation != "last":
+        raise ConfigError(
+            "contrastive='duorec' contrasts the states that predict the next item: "
+            f"cl_representation must be 'last', got {cl_representation!r}"
+        )
     if cl_weight < 0 or cl_temperature <= 0:
         raise ConfigError("cl_weight must be >= 0 and cl_temperature > 0")
     if not 0.0 <= aug_prob <= 1.0:
@@ -114,6 +131,29 @@ def last_hidden(hidden: torch.Tensor, span: torch.Tensor, side: str) -> torch.Te
         return hidden[:, -1]
     last = (span - 1).clamp_min(0).to(hidden.device)
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+
+
+def represent(hidden: torch.Tensor, x: torch.Tensor, span: torch.Tensor, side: str, kind: str, width: int) -> torch.Tensor:
+    """One vector per row from the hidden states ``(B, w, d)`` of trimmed input rows ``x`` ``(B, w)``.
+
+    ``kind`` is one of :data:`REPRESENTATIONS`: ``"last"`` gives ``(B, d)`` (see
+    :func:`last_hidden`), ``"mean"`` the ``(B, d)`` mean over non-PAD positions, ``"concat"``
+    ``(B, width * d)``: the states of the last ``width`` positions, most recent in the last
+    block, PAD positions zero, so left- and right-padded rows give the same vector.
+    """
+    if kind == "last":
+        return last_hidden(hidden, span, side)
+    real = (x != 0).to(hidden.device).unsqueeze(-1)
+    states = hidden * real
+    if kind == "mean":
+        return states.sum(dim=1) / real.sum(dim=1).clamp_min(1)
+    n, w = x.shape
+    end = torch.full((n,), w - 1) if side == "left" else span.to(torch.int64) - 1
+    source = torch.arange(width).unsqueeze(0) - (width - 1) + end.unsqueeze(1)
+    inside = ((source >= 0) & (source < w)).to(hidden.device)
+    rows = torch.arange(n).unsqueeze(1)
+    picked = states[rows.to(hidden.device), source.clamp(0, w - 1).to(hidden.device)]
+    return (picked * inside.unsqueeze(-1)).reshape(n, -1)
 
 
 def last_targets(targets: torch.Tensor, span: torch.Tensor, side: str) -> torch.Tensor:

@@ -9,7 +9,8 @@ softmax over all items, ``"sampled_softmax"`` uses ``n_negatives`` uniform negat
 Augmentation inside training (all optional, see :mod:`recaug.models.contrastive`):
 ``augmenter`` / ``aug_prob`` / ``n_views`` for online views of the training rows;
 ``contrastive="cl4srec"`` (two crop/mask/reorder views, ``cl_augmenter``) or ``"duorec"``
-(dropout view + same-target positive) adds ``cl_weight * InfoNCE(temperature=cl_temperature)``;
+(dropout view + same-target positive) adds ``cl_weight * InfoNCE(temperature=cl_temperature)``
+(``cl_representation="mean"`` / ``"concat"`` changes what CL4SRec contrasts);
 ``repeat_pad=True`` fills the padding of short training rows with repeats (RepPad;
 ``repeat_pad_delimiter=True`` for the variant with a PAD pair between copies).
 """
@@ -50,6 +51,7 @@ class SASRec(NextItemRecommender):
         cl_weight: float = 0.1,
         cl_temperature: float = 1.0,
         cl_augmenter: Augmenter | dict[str, Any] | None = None,
+        cl_representation: str = "last",
         repeat_pad: bool = False,
         repeat_pad_delimiter: bool = False,
         weighted: bool = True,
@@ -68,6 +70,7 @@ class SASRec(NextItemRecommender):
             cl_weight=cl_weight,
             cl_temperature=cl_temperature,
             cl_augmenter=cl_augmenter,
+            cl_representation=cl_representation,
             repeat_pad=repeat_pad,
             repeat_pad_delimiter=repeat_pad_delimiter,
             weighted=weighted,

@@ -20,7 +20,8 @@ Augmentation inside training (see :mod:`recaug.models.contrastive`): ``augmenter
 views per epoch, each augmented with probability ``aug_prob``, and the next-item loss is taken
 on the views (the whole ``max_len + 1`` row is augmented, so inputs and targets stay aligned;
 MASK / PAD targets are skipped). ``contrastive="cl4srec"`` / ``"duorec"`` adds
-``cl_weight * InfoNCE`` on the last-position representations. ``repeat_pad=True`` applies
+``cl_weight * InfoNCE`` on the last-position representations (CL4SRec: ``cl_representation``
+``"mean"`` / ``"concat"`` instead). ``repeat_pad=True`` applies
 RepPad (:mod:`recaug.models.reppad`) to every training batch after any online views
 (``repeat_pad_delimiter=True`` puts a PAD pair between copies). ``fit(..., sequences=)`` trains
 on offline-expanded rows (``recaug.expand.expand_training``), one pseudo-user per row.
@@ -68,6 +69,7 @@ class NextItemRecommender(NeuralRecommender):
         cl_weight: float = 0.1,
         cl_temperature: float = 1.0,
         cl_augmenter: Augmenter | dict[str, Any] | None = None,
+        cl_representation: str = "last",
         repeat_pad: bool = False,
         repeat_pad_delimiter: bool = False,
         weighted: bool = True,
@@ -76,7 +78,7 @@ class NextItemRecommender(NeuralRecommender):
         **train: Any,
     ) -> None:
         super().__init__(seed=seed, device=device, **train)
-        cl.check_settings(contrastive, cl_weight, cl_temperature, aug_prob, n_views)
+        cl.check_settings(contrastive, cl_weight, cl_temperature, aug_prob, n_views, cl_representation)
         if max_len < 1:
             raise ConfigError("max_len must be >= 1")
         check_loss(loss, n_negatives)
@@ -93,6 +95,7 @@ class NextItemRecommender(NeuralRecommender):
         self.cl_weight = float(cl_weight)
         self.cl_temperature = float(cl_temperature)
         self.cl_augmenter = cl.build_augmenter(cl_augmenter)
+        self.cl_representation = cl_representation
         self.repeat_pad = bool(repeat_pad)
         self.repeat_pad_delimiter = bool(repeat_pad_delimiter)
         self.weighted = bool(weighted)
@@ -112,6 +115,7 @@ class NextItemRecommender(NeuralRecommender):
             "cl_weight": self.cl_weight,
             "cl_temperature": self.cl_temperature,
             "cl_augmenter": None if self.cl_augmenter is None else self.cl_augmenter.config(),
+            "cl_representation": self.cl_representation,
             "repeat_pad": self.repeat_pad,
             "repeat_pad_delimiter": self.repeat_pad_delimiter,
             "weighted": self.weighted,
@@ -188,13 +192,18 @@ class NextItemRecommender(NeuralRecommender):
             state["epoch"] = epoch
 
         def encode(x: torch.Tensor) -> torch.Tensor:
-            """Last-position representation of every row (length-grouped, trimmed)."""
+            """``cl_representation`` of every row (length-grouped, trimmed)."""
             span = cl.spans(x, side)
             parts, order = [], []
             for group in _length_groups(span, self.length_groups):
                 width = max(int(span[group].max()), 1)
-                hidden = net(_trim(x[group], width, side).to(device))
-                parts.append(cl.last_hidden(hidden, span[group].clamp_max(width), side))
+                trimmed = _trim(x[group], width, side)
+                hidden = net(trimmed.to(device))
+                parts.append(
+                    cl.represent(
+                        hidden, trimmed, span[group].clamp_max(width), side, self.cl_representation, self.max_len
+                    )
+                )
                 order.append(group)
             return torch.cat(parts)[torch.argsort(torch.cat(order))]
 
