@@ -27,8 +27,9 @@ second round; an ``-ft`` row is paired with its control *and* with that refitted
 (``extra.paired_vs_refit_control``).
 
 Finished runs are cached under ``--cache-dir`` (row JSON + per-user Parquet, keyed by dataset,
-variant, seed and every setting), so a control is trained once and reused by later
-invocations, and an interrupted benchmark resumes where it stopped.
+variant, seed, every setting and the committed ``src/`` tree), so a control is trained once and
+reused by later invocations of the same library code, and an interrupted benchmark resumes where
+it stopped. Nothing is cached while ``src/`` has uncommitted changes.
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from _common import dataset_file, parser, peak_memory_mb, write_result
+from _cache import code_version
+from _common import REPO, dataset_file, parser, peak_memory_mb, write_result
 from recaug import columns as C
+from recaug.atomic import atomic_dir
 from recaug.data import Interactions
 from recaug.data.io import read
 from recaug.evaluate import Evaluator, HistoryLength, NewUsers, compare
@@ -146,25 +149,22 @@ def paired(control: pl.DataFrame, treatment: pl.DataFrame) -> dict[str, Any]:
     return out
 
 
-#: model settings added after runs were cached, with the default that reproduces those runs
-LATER_DEFAULTS: dict[str, Any] = {"valid_from": 1, "cl_representation": "last"}
-
-
-def cache_path(args: Any, name: str, variant: str, seed: int, params: dict[str, Any]) -> Path:
+def cache_path(args: Any, name: str, variant: str, seed: int, params: dict[str, Any]) -> Path | None:
     """Where a finished run is cached: a hash of everything that determines its result.
 
-    The model's full ``config()`` (every default included) is hashed, so a changed default
-    invalidates the cached runs it affects.
+    The model's full ``config()`` (every default included) and the library code
+    (``_cache.code_version``: git's hash of the committed ``src/`` tree) are hashed, so a changed
+    default or a changed library never reuses a stale run. ``None`` (no caching) while ``src/``
+    has uncommitted changes.
     """
+    if args.code is None:
+        return None
     _, _, offline = VARIANTS[variant]
     policy = args.offline_policy if offline == "policy" else offline
     config = SASRec(seed=seed, device=args.device, **params).config()
-    for key, default in LATER_DEFAULTS.items():  # settings added after runs were cached: same runs
-        if config.get(key) == default:
-            del config[key]
     key = {"dataset": name, "variant": variant, "seed": seed, "params": config, "device": args.device,
            "offline": OFFLINE.get(policy) if policy else None, "quick": args.quick,
-           "quick_users": args.quick_users if args.quick else None}
+           "quick_users": args.quick_users if args.quick else None, "code": args.code}
     digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return Path(args.cache_dir) / f"{name}_{variant}_{seed}_{digest}"
 
@@ -181,15 +181,16 @@ def run_one(ctx: dict[str, Any], variant: str, seed: int, args: Any) -> tuple[di
     if args.quick:
         params.update(epochs=min(args.epochs, 3), valid_from=min(args.valid_from, 3))
     cached = cache_path(args, ctx["name"], variant, seed, params)
-    if (cached / "row.json").exists():
+    if cached is not None and (cached / "row.json").exists():
         row = json.loads((cached / "row.json").read_text())
         per_user = pl.read_parquet(cached / "per_user.parquet")
         print(f"(cached: {cached.name})", flush=True)
     else:
         row, per_user = train_eval(ctx, variant, seed, args, params)
-        cached.mkdir(parents=True, exist_ok=True)
-        per_user.write_parquet(cached / "per_user.parquet")
-        (cached / "row.json").write_text(json.dumps(row, default=str))
+        if cached is not None:
+            with atomic_dir(cached, force=True) as tmp:
+                per_user.write_parquet(tmp / "per_user.parquet")
+                (tmp / "row.json").write_text(json.dumps(row, default=str))
     ctl = ctx["evals"].get((control, seed)) if control else None
     if control and ctl is not None:
         row["extra"]["paired_vs_control"] = paired(ctl, per_user)
@@ -282,6 +283,7 @@ def main() -> None:
     p.add_argument("--cache-dir", type=Path, default=Path(__file__).resolve().parent / ".cache",
                    help="finished runs (reused as controls, and to resume)")
     args = p.parse_args()
+    args.code = code_version(REPO)
     seeds = args.seeds[:1] if args.quick else args.seeds
     variants = ordered(args.variants)
     results: list[dict[str, Any]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
@@ -80,8 +81,6 @@ def test_file_digest_follows_the_bytes(tmp_path: Path):
 
 
 def test_synthesizer_key_ignores_how_the_recommenders_train():
-    from types import SimpleNamespace
-
     gu = load_benchmark("generate_utility")
     base = dict(dataset="toys", data_digest="d", quick=False, quick_users=None, epochs=200, patience=5,
                 eval_every=2, threads=1, device="cpu")  # fmt: skip
@@ -95,8 +94,6 @@ def test_synthesizer_key_ignores_how_the_recommenders_train():
 
 def test_fit_model_records_the_epoch_it_kept():
     """A run's row says which epoch early stopping kept, so an under-trained control shows."""
-    from types import SimpleNamespace
-
     gu = load_benchmark("generate_utility")
     split = random_split(0, 30, (4, 8), 40)
     args = SimpleNamespace(epochs=4, patience=10, eval_every=1, threads=1, device="cpu")
@@ -104,3 +101,19 @@ def test_fit_model_records_the_epoch_it_kept():
     assert secs["epochs_run"] == 4
     assert secs["best_epoch"] == model.best_epoch_
     assert 1 <= secs["best_epoch"] <= 4
+
+
+def test_expand_accuracy_caches_by_library_code_and_settings(tmp_path: Path):
+    expand = load_benchmark("expand_accuracy")
+    args = SimpleNamespace(code="src-abc", cache_dir=tmp_path, device="cpu", quick=False, quick_users=10,
+                           offline_policy="cmr")  # fmt: skip
+    params = {**expand.SASREC, "loss": "bce"}
+    path = expand.cache_path(args, "beauty", "sasrec-bce", 0, params)
+    assert path.parent == tmp_path
+    assert path == expand.cache_path(args, "beauty", "sasrec-bce", 0, dict(params))
+    assert path != expand.cache_path(SimpleNamespace(**{**vars(args), "code": "src-def"}), "beauty", "sasrec-bce", 0,
+                                      params)  # fmt: skip
+    assert path != expand.cache_path(args, "beauty", "sasrec-bce", 1, params)
+    assert path != expand.cache_path(args, "beauty", "sasrec-bce", 0, {**params, "cl_representation": "mean"})
+    uncommitted = SimpleNamespace(**{**vars(args), "code": None})
+    assert expand.cache_path(uncommitted, "beauty", "sasrec-bce", 0, params) is None
