@@ -60,6 +60,21 @@ def test_train_sasrec_one_epoch_json(shop: Path, tmp_path: Path) -> None:
     assert json.loads(ev.stdout)["protocol"]["split"] == "temporal"
 
 
+def test_train_sasrec_contrastive_settings_from_the_command_line(shop: Path, tmp_path: Path) -> None:
+    tiny = ("-p", "hidden=8", "-p", "n_layers=1", "-p", "n_heads=1", "-p", "max_len=10", "--device", "cpu")
+    out = tmp_path / "cl"
+    result = invoke("train", shop, "-m", "sasrec", "--epochs", "1", *tiny, "-p", "contrastive=cl4srec",
+                    "-p", "cl_representation=concat", "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "model" / "config.json").read_text())
+    text = json.dumps(config)
+    assert '"cl_representation": "concat"' in text and '"contrastive": "cl4srec"' in text
+    bad = invoke("train", shop, "-m", "sasrec", "--epochs", "1", *tiny, "-p", "contrastive=cl4srec",
+                 "-p", "cl_representation=sum", "-o", tmp_path / "bad")  # fmt: skip
+    assert bad.exit_code == 2 and "cl_representation" in bad.stderr
+    assert not (tmp_path / "bad").exists()
+
+
 def test_train_refuses_existing_output(shop: Path, pop_model: Path) -> None:
     result = invoke("train", shop, "--model", "pop", "-o", pop_model)
     assert result.exit_code == 2 and "--force" in result.stderr
