@@ -14,7 +14,8 @@ Results are written after every run.
 
 Variants: ``sasrec-bce`` / ``sasrec-ce`` (controls); ``sasrec-bce+offline`` (the
 ``--offline-policy`` materialised with ``expand_training``, each row its own pseudo-user);
-``sasrec-bce+cl4srec`` (CL4SRec InfoNCE on crop/mask/reorder views); ``sasrec-ce+aug`` (online
+``sasrec-bce+cl4srec-concat`` (CL4SRec InfoNCE on crop/mask/reorder views, every position's
+state contrasted; ``-mean``: their mean; ``sasrec-bce+cl4srec``: the last state); ``sasrec-ce+aug`` (online
 crop/mask/reorder views with probability 0.5 + DuoRec contrastive). Extra variants for
 dissection: ``sasrec-{bce,ce}+{online,cl4srec,duorec}``, ``sasrec-bce+{repeatpad,slice,coserec}``
 (offline item-row policies) and ``sasrec-{bce,ce}+reppad`` (RepPad on input/target pairs,
@@ -87,8 +88,9 @@ OFFLINE: dict[str, tuple[dict[str, Any], int, bool]] = {
 VARIANTS: dict[str, tuple[str | None, dict[str, Any], str | None]] = {
     "sasrec-bce": (None, {"loss": "bce"}, None),
     "sasrec-bce+offline": ("sasrec-bce", {"loss": "bce"}, "policy"),
-    "sasrec-bce+cl4srec": ("sasrec-bce", {"loss": "bce", "contrastive": "cl4srec"}, None),
-    # CL4SRec contrasting the mean / the concatenation of all positions' states (ICLRec's options)
+    # CL4SRec contrasting the last state (DuoRec's CL4SRec), the mean, or the concatenation of all
+    # positions' states (the library default, as ICLRec's/CoSeRec's instance-level loss)
+    "sasrec-bce+cl4srec": ("sasrec-bce", {"loss": "bce", "contrastive": "cl4srec", "cl_representation": "last"}, None),
     "sasrec-bce+cl4srec-mean": ("sasrec-bce", {"loss": "bce", "contrastive": "cl4srec", "cl_representation": "mean"}, None),
     "sasrec-bce+cl4srec-concat": (
         "sasrec-bce", {"loss": "bce", "contrastive": "cl4srec", "cl_representation": "concat"}, None
@@ -99,7 +101,10 @@ VARIANTS: dict[str, tuple[str | None, dict[str, Any], str | None]] = {
     "sasrec-bce+online": ("sasrec-bce", {"loss": "bce", "augmenter": ONLINE, "aug_prob": 0.5}, None),
     "sasrec-bce+duorec": ("sasrec-bce", {"loss": "bce", "contrastive": "duorec"}, None),
     "sasrec-ce+online": ("sasrec-ce", {"loss": "ce", "augmenter": ONLINE, "aug_prob": 0.5}, None),
-    "sasrec-ce+cl4srec": ("sasrec-ce", {"loss": "ce", "contrastive": "cl4srec"}, None),
+    "sasrec-ce+cl4srec": ("sasrec-ce", {"loss": "ce", "contrastive": "cl4srec", "cl_representation": "last"}, None),
+    "sasrec-ce+cl4srec-concat": (
+        "sasrec-ce", {"loss": "ce", "contrastive": "cl4srec", "cl_representation": "concat"}, None
+    ),
     "sasrec-ce+duorec": ("sasrec-ce", {"loss": "ce", "contrastive": "duorec"}, None),
     "sasrec-bce+repeatpad": ("sasrec-bce", {"loss": "bce"}, "repeat_pad"),
     # RepPad on (input, target) pairs inside training (recaug.models.reppad), random repeats per epoch;
@@ -117,7 +122,7 @@ for _base in ("sasrec-bce", "sasrec-ce", "sasrec-bce+offline", "sasrec-bce+cl4sr
     _control, _settings, _offline = VARIANTS[_base]
     VARIANTS[f"{_base}-ft"] = (_control or _base, _settings, _offline)
 REFIT_CONTROL = {f"{v}-ft": f"{c}-ft" for v, (c, _, _) in VARIANTS.items() if c and f"{v}-ft" in VARIANTS}
-DEFAULT_VARIANTS = ["sasrec-bce", "sasrec-bce+offline", "sasrec-bce+cl4srec", "sasrec-ce", "sasrec-ce+aug"]
+DEFAULT_VARIANTS = ["sasrec-bce", "sasrec-bce+offline", "sasrec-bce+cl4srec-concat", "sasrec-ce", "sasrec-ce+aug"]
 
 #: evaluation segments: history-length buckets (short = at most 5 items) and cold users (at most 4
 #: items before the target: users with the 5-core minimum of 5 interactions)

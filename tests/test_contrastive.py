@@ -218,13 +218,20 @@ def test_cl4srec_representation_trains_deterministically_and_differs_from_last(s
     base = {**TINY, "epochs": 1, "contrastive": "cl4srec", "loss": "bce"}
     a = SASRec(seed=1, cl_representation=kind, **base).fit(split.train)
     b = SASRec(seed=1, cl_representation=kind, **base).fit(split.train)
-    last = SASRec(seed=1, **base).fit(split.train)
+    last = SASRec(seed=1, cl_representation="last", **base).fit(split.train)
     assert a.config()["cl_representation"] == kind
     assert [h["loss"] for h in a.history_] == [h["loss"] for h in b.history_]
     assert [h["loss"] for h in a.history_] != [h["loss"] for h in last.history_]
     gru = GRU4Rec(hidden=8, max_len=8, epochs=1, device="cpu", progress=False, threads=1,
                   contrastive="cl4srec", cl_representation=kind)  # fmt: skip
     assert np.isfinite(gru.fit(split.train).history_[0]["loss"])
+
+
+def test_default_representation_is_concat_for_cl4srec_and_last_otherwise():
+    assert SASRec(contrastive="cl4srec").config()["cl_representation"] == "concat"
+    assert SASRec(contrastive="duorec").config()["cl_representation"] == "last"
+    assert SASRec().config()["cl_representation"] == "last"
+    assert GRU4Rec(contrastive="cl4srec").config()["cl_representation"] == "concat"
 
 
 def test_bad_representation_is_rejected():

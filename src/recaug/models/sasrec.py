@@ -10,7 +10,7 @@ Augmentation inside training (all optional, see :mod:`recaug.models.contrastive`
 ``augmenter`` / ``aug_prob`` / ``n_views`` for online views of the training rows;
 ``contrastive="cl4srec"`` (two crop/mask/reorder views, ``cl_augmenter``) or ``"duorec"``
 (dropout view + same-target positive) adds ``cl_weight * InfoNCE(temperature=cl_temperature)``
-(``cl_representation="mean"`` / ``"concat"`` changes what CL4SRec contrasts);
+(``cl_representation``: what CL4SRec contrasts, every position's state by default);
 ``repeat_pad=True`` fills the padding of short training rows with repeats (RepPad;
 ``repeat_pad_delimiter=True`` for the variant with a PAD pair between copies).
 """
@@ -51,7 +51,7 @@ class SASRec(NextItemRecommender):
         cl_weight: float = 0.1,
         cl_temperature: float = 1.0,
         cl_augmenter: Augmenter | dict[str, Any] | None = None,
-        cl_representation: str = "last",
+        cl_representation: str | None = None,
         repeat_pad: bool = False,
         repeat_pad_delimiter: bool = False,
         weighted: bool = True,

@@ -20,8 +20,8 @@ Augmentation inside training (see :mod:`recaug.models.contrastive`): ``augmenter
 views per epoch, each augmented with probability ``aug_prob``, and the next-item loss is taken
 on the views (the whole ``max_len + 1`` row is augmented, so inputs and targets stay aligned;
 MASK / PAD targets are skipped). ``contrastive="cl4srec"`` / ``"duorec"`` adds
-``cl_weight * InfoNCE`` on the last-position representations (CL4SRec: ``cl_representation``
-``"mean"`` / ``"concat"`` instead). ``repeat_pad=True`` applies
+``cl_weight * InfoNCE`` on the views' representations (``cl_representation``; CL4SRec
+contrasts every position's state by default, DuoRec the last one). ``repeat_pad=True`` applies
 RepPad (:mod:`recaug.models.reppad`) to every training batch after any online views
 (``repeat_pad_delimiter=True`` puts a PAD pair between copies). ``fit(..., sequences=)`` trains
 on offline-expanded rows (``recaug.expand.expand_training``), one pseudo-user per row.
@@ -69,7 +69,7 @@ class NextItemRecommender(NeuralRecommender):
         cl_weight: float = 0.1,
         cl_temperature: float = 1.0,
         cl_augmenter: Augmenter | dict[str, Any] | None = None,
-        cl_representation: str = "last",
+        cl_representation: str | None = None,
         repeat_pad: bool = False,
         repeat_pad_delimiter: bool = False,
         weighted: bool = True,
@@ -78,6 +78,8 @@ class NextItemRecommender(NeuralRecommender):
         **train: Any,
     ) -> None:
         super().__init__(seed=seed, device=device, **train)
+        if cl_representation is None:
+            cl_representation = cl.default_representation(contrastive)
         cl.check_settings(contrastive, cl_weight, cl_temperature, aug_prob, n_views, cl_representation)
         if max_len < 1:
             raise ConfigError("max_len must be >= 1")
