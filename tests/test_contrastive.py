@@ -15,7 +15,7 @@ from recaug.errors import ConfigError
 from recaug.expand import Crop, Insert, expand_training, from_config, training_fingerprint
 from recaug.models import GRU4Rec, SASRec
 from recaug.models.base import Recommender
-from recaug.models.contrastive import TargetIndex, same_matrix, same_target_partners, spans
+from recaug.models.contrastive import TargetIndex, represent, same_matrix, same_target_partners, spans
 from recaug.models.losses import info_nce
 
 torch.set_num_threads(1)
@@ -183,17 +183,14 @@ def test_offline_expanded_rows_train_and_keep_validation_on_real_histories(split
 
 # -- what CL4SRec contrasts ------------------------------------------------------------------
 def test_represent_mean_and_concat_by_hand_and_padding_side_free():
-    from recaug.models.contrastive import represent
-
     items = [[3, 4, 5], [6]]
     width = 4
     left = torch.tensor([[0, 3, 4, 5], [0, 0, 0, 6]])
     right = torch.tensor([[3, 4, 5, 0], [6, 0, 0, 0]])
     state = {3: 1.0, 4: 2.0, 5: 4.0, 6: 8.0}  # a "network" whose state depends on the item only
 
-    def hidden(x):
-        h = torch.tensor([[[state.get(int(v), -7.0), 10.0 * state.get(int(v), -7.0)] for v in row] for row in x])
-        return h
+    def hidden(x):  # PAD positions get a non-zero state: zeros in the output come from masking
+        return torch.tensor([[[state.get(int(v), -7.0), 10.0 * state.get(int(v), -7.0)] for v in row] for row in x])
 
     for x, side in ((left, "left"), (right, "right")):
         span = spans(x, side)
