@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,9 +12,7 @@ from conftest import load_benchmark, random_split
 from recaug.data.sequences import Sequences
 from recaug.models import BPRMF, Recommender
 
-_spec = importlib.util.spec_from_file_location("_cache", Path(__file__).resolve().parents[1] / "benchmarks" / "_cache.py")
-cache = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cache)
+cache = load_benchmark("_cache")
 
 
 def test_entry_key_needs_named_code_and_follows_every_setting():

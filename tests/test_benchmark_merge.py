@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "merge_results.py"
-_spec = importlib.util.spec_from_file_location("merge_results", SCRIPT)
-merge_results = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(merge_results)
+from conftest import BENCHMARKS, load_benchmark
+
+SCRIPT = BENCHMARKS / "merge_results.py"
+merge_results = load_benchmark("merge_results")
 
 
 def _doc(seeds: list[int], *, protocol: dict | None = None, commit: str = "abc") -> dict:

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-_spec = importlib.util.spec_from_file_location(
-    "summarize", Path(__file__).resolve().parents[1] / "benchmarks" / "summarize.py"
-)
-summarize = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(summarize)
+from conftest import load_benchmark
+
+summarize = load_benchmark("summarize")
 
 
 def _pv(n: int, control: float, treated: float, p: float = 0.01) -> dict:
