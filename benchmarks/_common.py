@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import platform
 import resource
@@ -27,6 +28,28 @@ DATASETS = {
 }
 
 
+class _LogEpochs(argparse.Action):
+    """``--log-epochs``: the library's INFO lines (one per epoch) on stderr.
+
+    Background runs (nohup, no terminal) get no progress bar, so without this a run of hours says
+    nothing until it ends.
+    """
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=False, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, True)
+        logger = logging.getLogger("recaug")
+        if not any(getattr(h, "epoch_log", False) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+            handler.epoch_log = True  # type: ignore[attr-defined]
+            logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def parser(description: str, *, default_out: str) -> argparse.ArgumentParser:
     """The common command-line flags."""
     p = argparse.ArgumentParser(description=description)
@@ -35,6 +58,7 @@ def parser(description: str, *, default_out: str) -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--device", default="auto")
     p.add_argument("--quick", action="store_true", help="minutes-long smoke version; not for the README table")
+    p.add_argument("--log-epochs", action=_LogEpochs, help="log every training epoch to stderr")
     return p
 
 
