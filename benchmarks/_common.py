@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import logging
 import os
 import platform
 import resource
@@ -17,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from recaug.cli._common import configure
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_ROOT = REPO.parent / "shared" / "data"
@@ -41,13 +42,7 @@ class _LogEpochs(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
         setattr(namespace, self.dest, True)
-        logger = logging.getLogger("recaug")
-        if not any(getattr(h, "epoch_log", False) for h in logger.handlers):
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
-            handler.epoch_log = True  # type: ignore[attr-defined]
-            logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+        configure(verbose=True, quiet=False)  # the CLI's one stderr handler, with timestamps
 
 
 def parser(description: str, *, default_out: str) -> argparse.ArgumentParser:

@@ -13,10 +13,13 @@ common = load_benchmark("_common")
 
 @pytest.fixture
 def recaug_logger():
+    from recaug.cli._common import state
+
     logger = logging.getLogger("recaug")
-    handlers, level = list(logger.handlers), logger.level
+    handlers, level, flags = list(logger.handlers), logger.level, (state.verbose, state.quiet)
     yield logger
     logger.handlers[:], logger.level = handlers, level
+    state.verbose, state.quiet = flags
 
 
 def test_log_epochs_sends_library_info_lines_to_stderr_once(recaug_logger, capsys):
