@@ -17,7 +17,8 @@ Variants: ``sasrec-bce`` / ``sasrec-ce`` (controls); ``sasrec-bce+offline`` (the
 ``sasrec-bce+cl4srec-concat`` (CL4SRec InfoNCE on crop/mask/reorder views, every position's
 state contrasted; ``-mean``: their mean; ``sasrec-bce+cl4srec``: the last state); ``sasrec-ce+aug`` (online
 crop/mask/reorder views with probability 0.5 + DuoRec contrastive). Extra variants for
-dissection: ``sasrec-{bce,ce}+{online,cl4srec,duorec}``, ``sasrec-bce+{repeatpad,slice,coserec}``
+dissection: ``sasrec-{bce,ce}+{online,cl4srec,duorec}``, ``sasrec-{bce,ce}+duorec-concat`` (DuoRec's
+pairs, every position's state contrasted), ``sasrec-bce+{repeatpad,slice,coserec}``
 (offline item-row policies) and ``sasrec-{bce,ce}+reppad`` (RepPad on input/target pairs,
 ``SASRec(repeat_pad=True)``; ``sasrec-bce+reppad-delim`` with a delimiter between copies).
 
@@ -106,6 +107,9 @@ VARIANTS: dict[str, tuple[str | None, dict[str, Any], str | None]] = {
         "sasrec-ce", {"loss": "ce", "contrastive": "cl4srec", "cl_representation": "concat"}, None
     ),
     "sasrec-ce+duorec": ("sasrec-ce", {"loss": "ce", "contrastive": "duorec"}, None),
+    # DuoRec's positives and negatives, contrasting every position's state as CL4SRec-concat does
+    "sasrec-bce+duorec-concat": ("sasrec-bce", {"loss": "bce", "contrastive": "duorec", "cl_representation": "concat"}, None),
+    "sasrec-ce+duorec-concat": ("sasrec-ce", {"loss": "ce", "contrastive": "duorec", "cl_representation": "concat"}, None),
     "sasrec-bce+repeatpad": ("sasrec-bce", {"loss": "bce"}, "repeat_pad"),
     # RepPad on (input, target) pairs inside training (recaug.models.reppad), random repeats per epoch;
     # back to back as in the paper's headline runs, or with a PAD pair between copies ("-delim")

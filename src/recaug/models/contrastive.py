@@ -17,7 +17,8 @@ Used by :class:`recaug.models.sequential.NextItemRecommender` (SASRec, GRU4Rec):
   (a second forward pass with different dropout masks) plus supervised positives: another
   training sequence with the same next item, drawn from all training rows as in DuoRec's data
   loader (the row itself, i.e. the dropout view, when no other row shares its target);
-  in-batch negatives exclude every sequence with the same target.
+  in-batch negatives exclude every sequence with the same target. DuoRec contrasts the last
+  state (the default); ``cl_representation="concat"`` / ``"mean"`` contrast what CL4SRec does.
 
 Defaults follow the public implementations: ``cl_weight=0.1`` (CL4SRec's lambda as used in
 CoSeRec's code, DuoRec's ``lmd``/``lmd_sem``), ``cl_temperature=1.0`` (CoSeRec's and DuoRec's
@@ -65,11 +66,6 @@ def check_settings(
         raise ConfigError(f"contrastive must be one of {CONTRASTIVE}, got {contrastive!r}")
     if cl_representation not in REPRESENTATIONS:
         raise ConfigError(f"cl_representation must be one of {REPRESENTATIONS}, got {cl_representation!r}")
-    if contrastive == "duorec" and cl_representation != "last":
-        raise ConfigError(
-            "contrastive='duorec' contrasts the states that predict the next item: "
-            f"cl_representation must be 'last', got {cl_representation!r}"
-        )
     if cl_weight < 0 or cl_temperature <= 0:
         raise ConfigError("cl_weight must be >= 0 and cl_temperature > 0")
     if not 0.0 <= aug_prob <= 1.0:

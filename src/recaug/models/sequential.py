@@ -225,7 +225,7 @@ class NextItemRecommender(NeuralRecommender):
                 x_b, y_b = repeat_pad_pairs(x_b, y_b, side, torch.from_numpy(u), self.repeat_pad_delimiter)
             span = cl.spans(x_b, side)
             cspan = cl.spans(cl.context(x_b, y_b, side), side) if index is not None else span
-            hidden, wanted, negatives, last, order, position_weights = [], [], [], [], [], []
+            hidden, wanted, negatives, anchor_parts, order, position_weights = [], [], [], [], [], []
             for group in _length_groups(span, self.length_groups):
                 width = max(int(span[group].max()), 1)
                 x, y = _trim(x_b[group], width, side), _trim(y_b[group], width, side)
@@ -238,7 +238,8 @@ class NextItemRecommender(NeuralRecommender):
                 if w_b is not None:
                     position_weights.append(_trim(w_b[group], width, side)[where])
                 if index is not None:
-                    last.append(cl.last_hidden(out, cspan[group], side))
+                    ctx, c = cl.context(x, y, side), cspan[group].clamp_max(width)
+                    anchor_parts.append(cl.represent(out, ctx, c, side, self.cl_representation, self.max_len))
                     order.append(group)
             y_all = torch.cat(wanted)
             neg = torch.cat(negatives) if negatives else None
@@ -254,7 +255,7 @@ class NextItemRecommender(NeuralRecommender):
                     encode, views, contexts[rows], rows, epoch_s, side
                 )
             if self.cl_weight > 0 and index is not None:
-                anchors = torch.cat(last)[torch.argsort(torch.cat(order))]
+                anchors = torch.cat(anchor_parts)[torch.argsort(torch.cat(order))]
                 loss = loss + self.cl_weight * self._duorec(
                     encode, index, anchors, x_b, y_b, cspan, keys, contexts, cl_gen, side
                 )
