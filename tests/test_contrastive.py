@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -237,3 +238,15 @@ def test_bad_representation_is_rejected():
         SASRec(contrastive="cl4srec", cl_representation="sum")
     with pytest.raises(ConfigError, match="cl_representation"):
         SASRec(contrastive="duorec", cl_representation="first")
+
+
+def test_model_saved_before_cl_representation_loads_with_the_last_state(split, tmp_path):
+    """Such models contrasted the last state; the newer default (concat) must not change a refit."""
+    model = SASRec(seed=0, contrastive="cl4srec", **{**TINY, "epochs": 1}).fit(split.train)
+    path = model.save(tmp_path / "old")
+    saved = json.loads((path / "config.json").read_text())
+    del saved["config"]["cl_representation"]
+    (path / "config.json").write_text(json.dumps(saved))
+    loaded = Recommender.load(path)
+    assert loaded.config()["cl_representation"] == "last"
+    assert Recommender.load(model.save(tmp_path / "new")).config()["cl_representation"] == "concat"

@@ -122,11 +122,20 @@ class Recommender(ABC):
         path = Path(path)
         cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
         model_cls = cls if cls.name == cfg["model"] else get_model_class(cfg["model"])
-        model = model_cls(**cfg["config"])
+        model = model_cls(**model_cls.upgrade_config(cfg["config"]))
         model.item_space_ = int(cfg["item_space"])
         state = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
         model.load_state_dict(state)
         return model
+
+    @classmethod
+    def upgrade_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Constructor settings of a saved model, with any setting added since then made explicit.
+
+        A new setting's default may differ from what an older model was trained with; a subclass
+        fills in the old behaviour here so a loaded model refits as it was trained.
+        """
+        return config
 
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:

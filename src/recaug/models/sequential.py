@@ -102,6 +102,13 @@ class NextItemRecommender(NeuralRecommender):
         self.repeat_pad_delimiter = bool(repeat_pad_delimiter)
         self.weighted = bool(weighted)
 
+    @classmethod
+    def upgrade_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Models saved before ``cl_representation`` existed contrasted the last state."""
+        if config.get("contrastive") and "cl_representation" not in config:
+            return {**config, "cl_representation": "last"}
+        return config
+
     def config(self) -> dict[str, Any]:
         """Constructor settings."""
         return {
