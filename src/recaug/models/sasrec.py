@@ -10,7 +10,8 @@ Augmentation inside training (all optional, see :mod:`recaug.models.contrastive`
 ``augmenter`` / ``aug_prob`` / ``n_views`` for online views of the training rows;
 ``contrastive="cl4srec"`` (two crop/mask/reorder views, ``cl_augmenter``) or ``"duorec"``
 (dropout view + same-target positive) adds ``cl_weight * InfoNCE(temperature=cl_temperature)``
-(``cl_representation``: what CL4SRec contrasts, every position's state by default);
+(``cl_representation``: what is contrasted; by default every position's state for CL4SRec,
+the last state for DuoRec);
 ``repeat_pad=True`` fills the padding of short training rows with repeats (RepPad;
 ``repeat_pad_delimiter=True`` for the variant with a PAD pair between copies).
 """
