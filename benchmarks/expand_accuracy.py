@@ -15,7 +15,8 @@ Results are written after every run.
 Variants: ``sasrec-bce`` / ``sasrec-ce`` (controls); ``sasrec-bce+offline`` (the
 ``--offline-policy`` materialised with ``expand_training``, each row its own pseudo-user);
 ``sasrec-bce+cl4srec-concat`` (CL4SRec InfoNCE on crop/mask/reorder views, every position's
-state contrasted; ``-mean``: their mean; ``sasrec-bce+cl4srec``: the last state); ``sasrec-ce+aug`` (online
+state contrasted; ``-mean``: their mean; ``sasrec-bce+cl4srec``: the last state;
+``-concat-coserec-views``: CoSeRec's view strengths); ``sasrec-ce+aug`` (online
 crop/mask/reorder views with probability 0.5 + DuoRec contrastive). Extra variants for
 dissection: ``sasrec-{bce,ce}+{online,cl4srec,duorec}``, ``sasrec-{bce,ce}+duorec-concat`` (DuoRec's
 pairs, every position's state contrasted), ``sasrec-bce+{repeatpad,slice,coserec}``
@@ -61,6 +62,11 @@ SASREC = {"max_len": 50, "hidden": 64, "n_layers": 2, "n_heads": 2, "dropout": 0
 #: CoSeRec / CL4SRec operations (library defaults: crop 0.6, mask 0.3, reorder 0.6)
 CMR = [{"op": "crop"}, {"op": "mask"}, {"op": "reorder"}]
 ONLINE = {"op": "one_of", "ops": CMR}
+#: CL4SRec views with the strengths of CoSeRec's scripts (the library default is DuoRec's 0.6 / 0.3 / 0.6)
+COSEREC_VIEWS = {
+    "op": "one_of",
+    "ops": [{"op": "crop", "eta": 0.2}, {"op": "mask", "gamma": 0.7}, {"op": "reorder", "beta": 0.2}],
+}
 
 #: offline policies for ``expand_training``: (augmenter config, n_views, keep_original)
 OFFLINE: dict[str, tuple[dict[str, Any], int, bool]] = {
@@ -95,6 +101,12 @@ VARIANTS: dict[str, tuple[str | None, dict[str, Any], str | None]] = {
     "sasrec-bce+cl4srec-mean": ("sasrec-bce", {"loss": "bce", "contrastive": "cl4srec", "cl_representation": "mean"}, None),
     "sasrec-bce+cl4srec-concat": (
         "sasrec-bce", {"loss": "bce", "contrastive": "cl4srec", "cl_representation": "concat"}, None
+    ),
+    # the same with CoSeRec's scripts' view strengths (crop 0.2 / mask 0.7 / reorder 0.2)
+    "sasrec-bce+cl4srec-concat-coserec-views": (
+        "sasrec-bce",
+        {"loss": "bce", "contrastive": "cl4srec", "cl_representation": "concat", "cl_augmenter": COSEREC_VIEWS},
+        None,
     ),
     "sasrec-ce": (None, {"loss": "ce"}, None),
     "sasrec-ce+aug": ("sasrec-ce", {"loss": "ce", "augmenter": ONLINE, "aug_prob": 0.5, "contrastive": "duorec"}, None),
