@@ -102,12 +102,6 @@ VARIANTS: dict[str, tuple[str | None, dict[str, Any], str | None]] = {
     "sasrec-bce+cl4srec-concat": (
         "sasrec-bce", {"loss": "bce", "contrastive": "cl4srec", "cl_representation": "concat"}, None
     ),
-    # the same with CoSeRec's scripts' view strengths (crop 0.2 / mask 0.7 / reorder 0.2)
-    "sasrec-bce+cl4srec-concat-coserec-views": (
-        "sasrec-bce",
-        {"loss": "bce", "contrastive": "cl4srec", "cl_representation": "concat", "cl_augmenter": COSEREC_VIEWS},
-        None,
-    ),
     "sasrec-ce": (None, {"loss": "ce"}, None),
     "sasrec-ce+aug": ("sasrec-ce", {"loss": "ce", "augmenter": ONLINE, "aug_prob": 0.5, "contrastive": "duorec"}, None),
     # dissection
@@ -132,6 +126,10 @@ VARIANTS: dict[str, tuple[str | None, dict[str, Any], str | None]] = {
     "sasrec-bce+coserec": ("sasrec-bce", {"loss": "bce"}, "length_aware"),
     "sasrec-bce+cmr": ("sasrec-bce", {"loss": "bce"}, "cmr"),
 }
+# CL4SRec (concat) with CoSeRec's scripts' view strengths (crop 0.2 / mask 0.7 / reorder 0.2)
+VARIANTS["sasrec-bce+cl4srec-concat-coserec-views"] = (
+    "sasrec-bce", {**VARIANTS["sasrec-bce+cl4srec-concat"][1], "cl_augmenter": COSEREC_VIEWS}, None
+)
 #: fine-tuned variants: the base variant's model, trained again on the real rows from its weights
 for _base in ("sasrec-bce", "sasrec-ce", "sasrec-bce+offline", "sasrec-bce+cl4srec", "sasrec-ce+aug",
               "sasrec-bce+coserec", "sasrec-bce+reppad"):
