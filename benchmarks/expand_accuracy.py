@@ -32,7 +32,9 @@ second round; an ``-ft`` row is paired with its control *and* with that refitted
 Finished runs are cached under ``--cache-dir`` (row JSON + per-user Parquet, keyed by dataset,
 variant, seed, every setting and the committed ``src/`` tree), so a control is trained once and
 reused by later invocations of the same library code, and an interrupted benchmark resumes where
-it stopped. Nothing is cached while ``src/`` has uncommitted changes.
+it stopped: finished runs from the cache, the run it was in from its last epoch (a training
+checkpoint next to the cache entry, ``TrainConfig.checkpoint``). Nothing is cached while
+``src/`` has uncommitted changes.
 """
 
 from __future__ import annotations
@@ -205,7 +207,8 @@ def run_one(ctx: dict[str, Any], variant: str, seed: int, args: Any) -> tuple[di
         per_user = pl.read_parquet(cached / "per_user.parquet")
         print(f"(cached: {cached.name})", flush=True)
     else:
-        row, per_user = train_eval(ctx, variant, seed, args, params)
+        checkpoint = None if cached is None else cached.with_name(cached.name + ".ckpt")
+        row, per_user = train_eval(ctx, variant, seed, args, params, checkpoint)
         if cached is not None:
             with atomic_dir(cached, force=True) as tmp:
                 per_user.write_parquet(tmp / "per_user.parquet")
@@ -220,12 +223,17 @@ def run_one(ctx: dict[str, Any], variant: str, seed: int, args: Any) -> tuple[di
 
 
 def train_eval(
-    ctx: dict[str, Any], variant: str, seed: int, args: Any, params: dict[str, Any]
+    ctx: dict[str, Any], variant: str, seed: int, args: Any, params: dict[str, Any], checkpoint: Path | None = None
 ) -> tuple[dict[str, Any], pl.DataFrame]:
-    """Fit and evaluate one variant under one seed; returns the result row and the per-user frame."""
+    """Fit and evaluate one variant under one seed; returns the result row and the per-user frame.
+
+    ``checkpoint``: where training saves its state after every epoch, so a killed run of the
+    same command continues from there (the run's cache key plus ``.ckpt``).
+    """
     control, _, offline = VARIANTS[variant]
     split, item_space = ctx["split"], ctx["item_space"]
-    model = SASRec(seed=seed, device=args.device, **params)
+    resume = {} if checkpoint is None else {"checkpoint": str(checkpoint)}
+    model = SASRec(seed=seed, device=args.device, **params, **resume)
     extra: dict[str, Any] = {}
     sequences = None
     t0 = time.perf_counter()
@@ -244,7 +252,8 @@ def train_eval(
                              "best_epoch": first.best_epoch_, "seconds": time.perf_counter() - t0}
         augmentation = set(VARIANTS[variant][1]) - {"loss"}  # the variant's own settings but the loss
         tuned = {k: v for k, v in params.items() if k not in augmentation}
-        model = SASRec(seed=seed, device=args.device, **tuned)
+        resume = {} if checkpoint is None else {"checkpoint": f"{checkpoint}.ft"}
+        model = SASRec(seed=seed, device=args.device, **tuned, **resume)
         model.fit(split.train, split.valid, item_space=item_space, init_from=first)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()

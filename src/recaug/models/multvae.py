@@ -89,7 +89,12 @@ class MultVAE(NeuralRecommender):
             logits, mu, logvar = net(x)
             return VAENet.loss(logits, x, mu, logvar, beta)
 
-        self._train(batch_loss, len(users), train, valid, self._generator())
+        batches = -(-len(users) // self.train_config.batch_size)
+
+        def on_epoch(epoch: int) -> None:  # updates so far (also right when a checkpoint resumes)
+            step[0] = (epoch - 1) * batches
+
+        self._train(batch_loss, len(users), train, valid, self._generator(), on_epoch=on_epoch)
         return self
 
     def _score_all(self, histories: Sequences) -> torch.Tensor:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -18,6 +18,7 @@ from torch import nn
 from recaug.data.interactions import Interactions
 from recaug.errors import ConfigError
 from recaug.models.base import Recommender, resolve_device
+from recaug.models.checkpoint import data_key
 from recaug.models.training import BatchLoss, TrainConfig, fit_loop, num_threads, validation_data
 
 _MODULE_PREFIX = "module."
@@ -107,11 +108,17 @@ class NeuralRecommender(Recommender):
         train: Interactions,
         valid: Interactions | None,
         generator: torch.Generator,
+        *,
+        on_epoch: Callable[[int], None] | None = None,
     ) -> None:
         """Run :func:`fit_loop` on ``self.module_`` (validation only when ``valid`` is given)."""
         assert self.module_ is not None
         val = validation_data(train, valid) if valid is not None and len(valid) else None
-        fit_loop(self, self.module_, batch_loss, n_rows, self.train_config, generator=generator, valid=val)
+        key = data_key(train, valid) if self.train_config.checkpoint else ""
+        fit_loop(
+            self, self.module_, batch_loss, n_rows, self.train_config,
+            generator=generator, valid=val, on_epoch=on_epoch, data_key=key,
+        )  # fmt: skip
 
     @contextlib.contextmanager
     def _inference(self) -> Iterator[nn.Module]:

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
 from recaug.evaluate.metrics import METRICS, metric_values
 from recaug.evaluate.ranking import rank_targets
+from recaug.models import checkpoint as ckpt
 
 logger = logging.getLogger("recaug.models.training")
 
@@ -48,7 +50,9 @@ class TrainConfig:
     it there is no validation, no best-epoch choice and no early stop (RepPad's ``star_valid``,
     for methods that need a long warm-up before they pay off). ``threads`` sets ``torch.set_num_threads`` for the
     duration of training (``None`` keeps the current setting). ``progress``: ``None`` shows a
-    progress bar only when stderr is a TTY, otherwise one log line per epoch.
+    progress bar only when stderr is a TTY, otherwise one log line per epoch. ``checkpoint``: a
+    file the training state is saved to after every epoch; a fit that finds it (from a killed
+    run with the same settings and data) continues from there (:mod:`recaug.models.checkpoint`).
     """
 
     epochs: int = 200
@@ -61,6 +65,7 @@ class TrainConfig:
     valid_metric: str = "NDCG@10"
     threads: int | None = None
     progress: bool | None = None
+    checkpoint: str | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.batch_size < 1 or self.eval_every < 1 or self.valid_from < 1:
@@ -193,6 +198,8 @@ def fit_loop(
     valid: tuple[Sequences, np.ndarray] | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     on_epoch: Callable[[int], None] | None = None,
+    extra_generators: tuple[torch.Generator, ...] = (),
+    data_key: str = "",
 ) -> list[dict[str, Any]]:
     """Train ``module`` and record ``model.history_`` / ``model.best_epoch_``.
 
@@ -201,19 +208,32 @@ def fit_loop(
     validation (it must put ``module`` in eval mode itself; the loop switches back to train mode).
     ``on_epoch(epoch)`` (optional) runs at the start of every epoch (1-based), before shuffling,
     e.g. to derive per-epoch augmentation seeds.
+    With ``config.checkpoint`` set, the state is saved after every epoch and a saved state is
+    resumed; ``extra_generators`` (other random streams ``batch_loss`` draws from) and
+    ``data_key`` (:func:`recaug.models.checkpoint.data_key` of the training data) go into it.
     Returns the history: one dict per epoch with ``epoch``, ``loss``, ``metric`` (validation
     ``config.valid_metric`` or ``None`` when not evaluated) and ``seconds``.
     """
     if optimizer is None:
         optimizer = adam(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history: list[dict[str, Any]] = []
-    model.history_ = history
     model.best_epoch_ = None
-    best_value, best_state, stale = -math.inf, None, 0
+    best_value, best_state, stale, first = -math.inf, None, 0, 1
+    generators = (generator, *extra_generators)
+    expected = ckpt.fingerprint(model, module, n_rows, data_key) if config.checkpoint else None
+    saved = ckpt.load(config.checkpoint, expected) if config.checkpoint and expected is not None else None
+    if saved is not None:
+        module.load_state_dict(saved["module"])
+        optimizer.load_state_dict(saved["optimizer"])
+        ckpt.restore_rng_states(saved["rng"], generators)
+        history, best_state, model.best_epoch_ = saved["history"], saved["best_state"], saved["best_epoch"]
+        best_value, stale = saved["best_value"], saved["stale"]
+        first = config.epochs + 1 if saved["stopped"] else saved["epoch"] + 1
+    model.history_ = history
     reporter = _Reporter(type(model).__name__, config.epochs, config.progress)
     try:
         with num_threads(config.threads):
-            for epoch in range(1, config.epochs + 1):
+            for epoch in range(first, config.epochs + 1):
                 start = time.perf_counter()
                 if on_epoch is not None:
                     on_epoch(epoch)
@@ -239,19 +259,28 @@ def fit_loop(
                 }
                 history.append(record)
                 reporter.epoch(record, config.valid_metric)
-                if value is None:
-                    continue
-                if value > best_value:
+                stop = False
+                if value is not None and value > best_value:
                     best_value, stale = value, 0
                     best_state = copy.deepcopy(module.state_dict())
                     model.best_epoch_ = epoch
-                else:
+                elif value is not None:
                     stale += 1
-                    if config.patience is not None and stale >= config.patience:
-                        logger.info("early stop after epoch %d (best epoch %s)", epoch, model.best_epoch_)
-                        break
+                    stop = config.patience is not None and stale >= config.patience
+                if config.checkpoint:
+                    ckpt.save(config.checkpoint, {
+                        "fingerprint": expected, "epoch": epoch, "stopped": stop,
+                        "module": module.state_dict(), "optimizer": optimizer.state_dict(),
+                        "rng": ckpt.rng_states(generators), "history": history, "best_state": best_state,
+                        "best_epoch": model.best_epoch_, "best_value": best_value, "stale": stale,
+                    })  # fmt: skip
+                if stop:
+                    logger.info("early stop after epoch %d (best epoch %s)", epoch, model.best_epoch_)
+                    break
     finally:
         reporter.close()
+    if config.checkpoint:
+        Path(config.checkpoint).unlink(missing_ok=True)  # the fit is complete: nothing to resume
     if best_state is not None:
         module.load_state_dict(best_state)
     module.eval()
