@@ -124,10 +124,10 @@ def test_crash_then_resume_gives_identical_results(
     run_dir = tmp_path / "crashy"
     real_train = S.run_train
 
-    def boom(cfg: Any, train_file: Path, *args: Any) -> dict[str, Any]:
+    def boom(cfg: Any, train_file: Path, *args: Any, **kwargs: Any) -> dict[str, Any]:
         if "fuse" in str(train_file):  # the augmented arm: after data..fuse finished
             raise RuntimeError("simulated crash")
-        return real_train(cfg, train_file, *args)
+        return real_train(cfg, train_file, *args, **kwargs)
 
     monkeypatch.setattr(S, "run_train", boom)
     with pytest.raises(StageError) as info:
@@ -207,6 +207,40 @@ def test_sasrec_tiny_with_curves(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "sas" / "report.json").read_text())
     assert set(report["curves"]) == {"control", "crop"}
     assert "crop" in report["quality"] and report["quality"]["crop"]["plot"]["lengths"]["real"]
+
+
+def test_killed_training_resumes_from_its_last_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run killed mid-fit continues that fit on ``resume`` and ends as an uninterrupted run."""
+    from recaug.models import training
+
+    params = {"max_len": 10, "hidden": 8, "n_layers": 1, "n_heads": 1, "epochs": 4, "batch_size": 64, "threads": 1}
+    config = validate_config(tiny(train={"model": "sasrec", "params": params}, variants={"control": {}}))
+    clean = run_pipeline(config, tmp_path / "clean")
+    report = training._Reporter.epoch
+
+    def killed_in_epoch_3(self: Any, record: dict[str, Any], metric: str) -> None:
+        if record["epoch"] == 3:
+            raise KeyboardInterrupt
+        report(self, record, metric)
+
+    run_dir = tmp_path / "killed"
+    with monkeypatch.context() as patch:
+        patch.setattr(training._Reporter, "epoch", killed_in_epoch_3)
+        with pytest.raises(KeyboardInterrupt):
+            run_pipeline(config, run_dir)
+    assert len(list((run_dir / "stages" / "train").glob(".checkpoint-*"))) == 1
+    trained: list[int] = []
+    with monkeypatch.context() as patch:
+        patch.setattr(training._Reporter, "epoch", lambda self, record, metric: trained.append(record["epoch"]))
+        resumed = run_pipeline(config, run_dir, resume=True)
+    assert trained == [3, 4]  # continued after the saved epoch 2, not started over
+    assert not list((run_dir / "stages" / "train").glob(".checkpoint-*"))  # the finished fit removed it
+    arm, clean_arm = resumed.arms["control"]["0"], clean.arms["control"]["0"]
+    for name in ("history.json", "model/config.json"):
+        assert (run_dir / arm["stages"]["train"] / name).read_text() == (
+            tmp_path / "clean" / clean_arm["stages"]["train"] / name
+        ).read_text()
+    assert per_user(run_dir, arm).equals(per_user(tmp_path / "clean", clean_arm))
 
 
 def test_failing_stage_is_named_and_earlier_stages_stay_cached(tmp_path: Path) -> None:

@@ -75,8 +75,11 @@ class TrainConfig:
         parse_metric(self.valid_metric)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain settings (JSON-ready)."""
-        return asdict(self)
+        """Plain settings (JSON-ready). ``checkpoint`` is left out: it says where one training
+        job keeps its state, not how the model is trained, so it is not saved with the model."""
+        settings = asdict(self)
+        del settings["checkpoint"]
+        return settings
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:

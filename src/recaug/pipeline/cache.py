@@ -141,6 +141,11 @@ class StageCache:
         os.replace(tmp, final)
         return Entry(stage, key, final, marker)
 
+    def checkpoint_file(self, stage: str, key: str) -> Path:
+        """Where ``(stage, key)`` keeps its training checkpoint: it outlives a failed attempt, so
+        a resumed run continues the fit from its last epoch (the fit removes it when done)."""
+        return self.root / stage / f".checkpoint-{key}.pt"
+
     def discard(self, tmp: Path) -> None:
         """Remove a temporary folder of a failed stage."""
         shutil.rmtree(tmp, ignore_errors=True)

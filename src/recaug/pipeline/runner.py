@@ -124,8 +124,13 @@ class Runner:
         *,
         seed: int | None = None,
         variant: str | None = None,
+        checkpoint: bool = False,
     ) -> Entry:
-        """Reuse ``name``'s cached output for (section, inputs, seed) or compute it with ``fn(out)``."""
+        """Reuse ``name``'s cached output for (section, inputs, seed) or compute it with ``fn(out)``.
+
+        ``checkpoint``: call ``fn(out, checkpoint_file)`` instead, with a file that outlives a
+        failed attempt (:meth:`StageCache.checkpoint_file`), for stages that train.
+        """
         fps = {k: (v.fingerprint if isinstance(v, Entry) else v) for k, v in inputs.items()}
         key = stage_key(name, section, fps, seed)
         entry, status = self.cache.lookup(name, key)
@@ -152,7 +157,7 @@ class Runner:
         _reset_peak_rss()
         t0 = time.perf_counter()
         try:
-            info = fn(tmp)
+            info = fn(tmp, self.cache.checkpoint_file(name, key)) if checkpoint else fn(tmp)
         except BaseException as exc:
             self.cache.discard(tmp)
             record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
@@ -265,7 +270,8 @@ class Runner:
             "train",
             arm.section("train"),
             {"train": train_src, "split": sp, "dataset": ds},
-            lambda o: S.run_train(arm.train, train_file, sp.path, ds.path, seed, o),
+            lambda o, ckpt: S.run_train(arm.train, train_file, sp.path, ds.path, seed, o, checkpoint=ckpt),
+            checkpoint=True,
             **kw,
         )
         if last < STAGES.index("evaluate"):

@@ -289,17 +289,32 @@ def run_fuse(
 
 # -- train / evaluate -------------------------------------------------------------------------
 def run_train(
-    cfg: TrainSection, train_file: Path, split_dir: Path, data_dir: Path, seed: int, out: Path
+    cfg: TrainSection,
+    train_file: Path,
+    split_dir: Path,
+    data_dir: Path,
+    seed: int,
+    out: Path,
+    *,
+    checkpoint: Path | None = None,
 ) -> dict[str, Any]:
-    """Fit the model on the (fused) training rows; ``valid`` is used for early stopping only."""
+    """Fit the model on the (fused) training rows; ``valid`` is used for early stopping only.
+
+    A trainable model saves its state to ``checkpoint`` after every epoch (unless
+    ``train.params`` names a checkpoint of its own), so a killed run resumes mid-fit.
+    """
     from recaug.models import get_model_class
+    from recaug.models.neural import NeuralRecommender
 
     split = load_split(split_dir)
     train = Interactions(pl.read_parquet(train_file), sort=False)
     dataset = load_dataset(data_dir)
     model_cls = get_model_class(cfg.model)
+    params = dict(cfg.params)
+    if checkpoint is not None and issubclass(model_cls, NeuralRecommender):
+        params.setdefault("checkpoint", str(checkpoint))
     try:
-        model = model_cls(seed=seed, device=cfg.device, **cfg.params)
+        model = model_cls(seed=seed, device=cfg.device, **params)
     except TypeError as exc:
         raise ConfigError(f"train.params for model {cfg.model!r}: {exc}") from None
     model.fit(train, split.valid, item_space=dataset.vocab.item_space)
