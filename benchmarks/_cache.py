@@ -7,7 +7,8 @@ library code that fits it* (``code_version``: git's hash of the committed ``src/
 change to the library never reuses a stale fit, while a change to a benchmark script or the
 docs does not throw fits away. A run whose ``src/`` has uncommitted changes neither reads nor
 writes the cache (its code has no name). Entries are written atomically; two runs fitting the
-same entry at once both fit, the last one is kept.
+same entry at once both fit, the last one is kept. A fit in progress keeps a training checkpoint
+next to the entries (:func:`checkpoint_file`) and removes it when it completes.
 """
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ def entry_key(kind: str, settings: dict[str, Any], code: str | None) -> str | No
         return None
     text = json.dumps({"kind": kind, "code": code, **settings}, sort_keys=True, default=str)
     return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def checkpoint_file(cache: Path | None, kind: str, settings: dict[str, Any], code: str | None) -> Path | None:
+    """Where a fit keyed like :func:`entry_key` saves its training state after every epoch
+    (``TrainConfig.checkpoint``), so a killed benchmark continues the fit it was in; ``None``
+    when nothing is cached."""
+    key = None if cache is None else entry_key(kind, settings, code)
+    return None if key is None or cache is None else cache / f"{key}.ckpt"
 
 
 def fitted(

@@ -71,7 +71,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from _cache import code_version, file_digest, fitted
+from _cache import checkpoint_file, code_version, file_digest, fitted
 from _common import REPO, dataset_file, parser, peak_memory_mb, write_result
 from recaug import columns as C
 from recaug.data import Interactions
@@ -88,6 +88,7 @@ from recaug.evaluate.segments import SegmentContext
 from recaug.fuse import Fuser
 from recaug.generate import Synthesizer, from_config
 from recaug.models import Recommender, get_model_class
+from recaug.models.checkpoint import data_key
 from recaug.quality import QualityReport
 from recaug.split import LeaveLastOut, Split
 
@@ -165,14 +166,25 @@ def fitted_synthesizer(
 
 def fit_model(
     model_name: str, train: Interactions, split: Split, seed: int, args: Any, item_space: int,
-    init_from: Any | None = None,
+    init_from: Any | None = None, checkpoint: dict[str, Any] | None = None,
 ) -> tuple[Any, dict[str, float]]:
-    """Fit one model on ``train`` (validation = split.valid, early stopping on it)."""
+    """Fit one model on ``train`` (validation = split.valid, early stopping on it).
+
+    ``checkpoint``: what names this fit besides the model, the run settings and the training
+    rows (e.g. its arm); with ``--cache`` the fit then saves its state after every epoch there
+    and a killed run continues it.
+    """
     name, params = MODELS[model_name]
     params = dict(params)
     if name not in ("pop", "itemknn"):
         params.update(epochs=args.epochs, patience=args.patience, threads=args.threads, progress=False,
                       eval_every=args.eval_every)
+        if checkpoint is not None:
+            what = {**run_settings(args, seed), "model": model_name, "params": MODELS[model_name],
+                    "data": data_key(train, split.valid), **checkpoint}  # fmt: skip
+            path = checkpoint_file(args.cache, "fit", what, args.code)
+            if path is not None:
+                params["checkpoint"] = str(path)
     model = get_model_class(name)(seed=seed, device=args.device, **params)
     t0 = time.perf_counter()
     if init_from is None:
@@ -279,7 +291,7 @@ def main() -> None:
         raise SystemExit(f"--complete-min-prob must be in [0, 1), got {args.complete_min_prob}")
     data_path = dataset_file(args.data_root, args.dataset)
     args.data_digest = file_digest(data_path)
-    code = code_version(REPO) if args.cache else None
+    code = args.code = code_version(REPO) if args.cache else None
     if args.cache and code is None:
         print("--cache: src/ has uncommitted changes (or no git); fitting everything afresh", flush=True)
     dataset = read(data_path, format="s3rec")
@@ -316,7 +328,8 @@ def main() -> None:
         for m in args.models:
             model, secs, hit = fitted(
                 args.cache, "control", {**run_settings(args, seed), "model": m, "params": MODELS[m]}, code,
-                lambda m=m, seed=seed: fit_model(m, split.train, split, seed, args, item_space), Recommender.load,
+                lambda m=m, seed=seed: fit_model(m, split.train, split, seed, args, item_space, checkpoint={}),
+                Recommender.load,
             )  # fmt: skip
             res = evaluate_test(model, split, rules, secs)
             controls[m] = res
@@ -324,7 +337,8 @@ def main() -> None:
             results.append(_row(args, m, "control", None, seed, res, secs, {"from_cache": hit}))
             _print(results[-1])
             if args.finetune_real and m in FINETUNABLE:  # the same second round without synthetic rows
-                again, again_secs = fit_model(m, split.train, split, seed, args, item_space, init_from=model)
+                again, again_secs = fit_model(m, split.train, split, seed, args, item_space, init_from=model,
+                                              checkpoint={"arm": "control-ft"})
                 again_res = evaluate_test(again, split, rules, again_secs)
                 refit_controls[m] = again_res
                 results.append(_row(args, m, "-ft", "control", seed, again_res, again_secs,
@@ -391,10 +405,12 @@ def main() -> None:
                     arms.append((f"{arm}-asrep", synth.model_,
                                  {**extra, "init_from": "sequence synthesizer's reversed SASRec"}))  # fmt: skip
                 for arm_name, init_from, arm_extra in arms:
-                    model, secs = fit_model(m, fused, split, seed, args, item_space, init_from=init_from)
+                    model, secs = fit_model(m, fused, split, seed, args, item_space, init_from=init_from,
+                                            checkpoint={"arm": arm_name})
                     stages = [(arm_name, model, secs, arm_extra)]
                     if args.finetune_real and m in FINETUNABLE:
-                        tuned, tuned_secs = fit_model(m, split.train, split, seed, args, item_space, init_from=model)
+                        tuned, tuned_secs = fit_model(m, split.train, split, seed, args, item_space, init_from=model,
+                                                      checkpoint={"arm": f"{arm_name}-ft"})
                         stages.append((f"{arm_name}-ft", tuned, tuned_secs,
                                        {**arm_extra, "pretrain_on_fused": {"fit": secs["fit"], "epochs_run": secs["epochs_run"]}}))  # fmt: skip
                     for stage_name, stage_model, stage_secs, stage_extra in stages:

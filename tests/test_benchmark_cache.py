@@ -100,6 +100,31 @@ def test_fit_model_records_the_epoch_it_kept():
     assert 1 <= secs["best_epoch"] <= 4
 
 
+def test_fit_model_checkpoints_each_fit_under_its_own_name(tmp_path: Path, monkeypatch):
+    """With ``--cache``, every fit saves its state under a name of its settings, data and arm."""
+    gu = load_benchmark("generate_utility")
+    split = random_split(0, 30, (4, 8), 40)
+    base = {"epochs": 2, "patience": 10, "eval_every": 1, "threads": 1, "device": "cpu", "dataset": "d",
+            "data_digest": "x", "quick": False, "quick_users": 0}  # fmt: skip
+    used: list[str | None] = []
+    real_fit = BPRMF.fit
+
+    def spy(self, *a, **kw):
+        used.append(self.train_config.checkpoint)
+        return real_fit(self, *a, **kw)
+
+    monkeypatch.setattr(BPRMF, "fit", spy)
+    args = SimpleNamespace(**base, cache=tmp_path, code="src-abc")
+    gu.fit_model("bpr", split.train, split, 0, args, 40, checkpoint={"arm": "+vae"})
+    gu.fit_model("bpr", split.train, split, 0, args, 40, checkpoint={"arm": "+gan"})
+    gu.fit_model("bpr", split.valid, split, 0, args, 40, checkpoint={"arm": "+vae"})
+    gu.fit_model("bpr", split.train, split, 0, SimpleNamespace(**base, cache=None, code=None), 40, checkpoint={})
+    gu.fit_model("bpr", split.train, split, 0, args, 40)
+    assert all(Path(p).parent == tmp_path for p in used[:3]) and len(set(used[:3])) == 3
+    assert used[3:] == [None, None]
+    assert not list(tmp_path.iterdir())  # finished fits leave no checkpoint behind
+
+
 def test_expand_accuracy_caches_by_library_code_and_settings(tmp_path: Path):
     expand = load_benchmark("expand_accuracy")
     args = SimpleNamespace(code="src-abc", cache_dir=tmp_path, device="cpu", quick=False, quick_users=10,
