@@ -156,12 +156,16 @@ def fitted_synthesizer(
     """``(synthesizer, meta, from_cache)``: ``cfg`` fitted on ``train``, from ``args.cache`` when
     there (keyed by :func:`synth_settings` and ``cfg``); shared with ``completion_gate.py``."""
 
+    settings = {**synth_settings(args, seed), "config": cfg}
+    checkpoint = checkpoint_file(args.cache, "synthesizer", settings, code)
+
     def fit() -> tuple[Synthesizer, dict[str, float]]:
         t0 = time.perf_counter()
-        synth = from_config(cfg).fit(train, item_space=dataset.vocab.item_space, items=dataset.items)
+        resume = {} if checkpoint is None else {"checkpoint": str(checkpoint)}
+        synth = from_config({**cfg, **resume}).fit(train, item_space=dataset.vocab.item_space, items=dataset.items)
         return synth, {"fit": time.perf_counter() - t0}
 
-    return fitted(args.cache, "synthesizer", {**synth_settings(args, seed), "config": cfg}, code, fit, Synthesizer.load)
+    return fitted(args.cache, "synthesizer", settings, code, fit, Synthesizer.load)
 
 
 def fit_model(

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 import torch
 
 from conftest import random_split
+from recaug import columns as C
 from recaug.errors import ConfigError
+from recaug.generate import get_synthesizer
 from recaug.models import BPRMF, MultVAE, SASRec
 from recaug.models import training as training_module
 from recaug.split import Split
@@ -125,3 +128,38 @@ def test_unreadable_checkpoint_names_the_file(split: Split, tmp_path: Path) -> N
     path.write_text("not a checkpoint")
     with pytest.raises(ConfigError, match=r"fit\.ckpt cannot be read"):
         make("bpr", checkpoint=str(path)).fit(split.train, split.valid)
+
+
+SYNTHESIZERS: dict[str, dict[str, Any]] = {
+    "vae": {"hidden_dims": [16], "latent_dim": 4, "beta": 0.2},
+    "gan": {"hidden": 16, "noise_dim": 4},
+    "sequence": {"hidden": 8, "n_layers": 1, "n_heads": 1, "max_len": 10},
+    "vae-holdout": {"hidden_dims": [16], "latent_dim": 4, "holdout_users": 8, "patience": 3},
+}
+
+
+def synthesizer(name: str, **extra: Any) -> Any:
+    kind = name.split("-")[0]
+    settings = {"epochs": 6, "batch_size": 8, "seed": 2, "device": "cpu", **SYNTHESIZERS[name], **extra}
+    return get_synthesizer(kind)(**settings)
+
+
+@pytest.mark.parametrize("name", list(SYNTHESIZERS))
+def test_resumed_synthesizer_samples_as_the_uninterrupted_one(
+    name: str, split: Split, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    straight = synthesizer(name).fit(split.train)
+
+    path = tmp_path / "synth.ckpt"
+    with monkeypatch.context() as patch:
+        kill_after(patch, 3)
+        with pytest.raises(Killed):
+            synthesizer(name, checkpoint=str(path)).fit(split.train)
+    resumed = synthesizer(name, checkpoint=str(path)).fit(split.train)
+
+    assert not path.exists()
+    assert without_seconds(resumed.loss_history_) == without_seconds(straight.loss_history_)
+    assert "checkpoint" not in resumed.config()
+    assert resumed.sample(20, seed=1).equals(straight.sample(20, seed=1))
+    histories = split.train.filter(pl.col(C.USER) < 10)
+    assert resumed.complete(histories, 3, seed=1).equals(straight.complete(histories, 3, seed=1))

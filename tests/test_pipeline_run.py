@@ -209,13 +209,25 @@ def test_sasrec_tiny_with_curves(tmp_path: Path) -> None:
     assert "crop" in report["quality"] and report["quality"]["crop"]["plot"]["lengths"]["real"]
 
 
-def test_killed_training_resumes_from_its_last_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run killed mid-fit continues that fit on ``resume`` and ends as an uninterrupted run."""
+SASREC_TINY = {"max_len": 10, "hidden": 8, "n_layers": 1, "n_heads": 1, "epochs": 4, "batch_size": 64, "threads": 1}
+VAE_TINY = {"epochs": 4, "hidden_dims": [16], "latent_dim": 4, "batch_size": 16}
+KILLED = {
+    "train": ({"train": {"model": "sasrec", "params": SASREC_TINY}, "variants": {"control": {}}}, "control", None,
+              ("history.json", "model/config.json")),
+    "generate": ({"variants": {"control": {}, "gen": {"generate": {"method": "vae", "params": VAE_TINY,
+                                                                    "sample": {"n_users": 8}}}}},
+                 "gen", ["generate"], ("synthetic.parquet",)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("stage", list(KILLED))
+def test_killed_fit_resumes_from_its_last_epoch(stage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run killed mid-fit (a model or a synthesizer) continues that fit on ``resume``."""
     from recaug.models import training
 
-    params = {"max_len": 10, "hidden": 8, "n_layers": 1, "n_heads": 1, "epochs": 4, "batch_size": 64, "threads": 1}
-    config = validate_config(tiny(train={"model": "sasrec", "params": params}, variants={"control": {}}))
-    clean = run_pipeline(config, tmp_path / "clean")
+    overrides, variant, only, files = KILLED[stage]
+    config = validate_config(tiny(**overrides))
+    clean = run_pipeline(config, tmp_path / "clean", only=only)
     report = training._Reporter.epoch
 
     def killed_in_epoch_3(self: Any, record: dict[str, Any], metric: str) -> None:
@@ -227,20 +239,24 @@ def test_killed_training_resumes_from_its_last_epoch(tmp_path: Path, monkeypatch
     with monkeypatch.context() as patch:
         patch.setattr(training._Reporter, "epoch", killed_in_epoch_3)
         with pytest.raises(KeyboardInterrupt):
-            run_pipeline(config, run_dir)
-    assert len(list((run_dir / "stages" / "train").glob(".checkpoint-*"))) == 1
+            run_pipeline(config, run_dir, only=only)
+    assert len(list((run_dir / "stages" / stage).glob(".checkpoint-*"))) == 1
     trained: list[int] = []
     with monkeypatch.context() as patch:
         patch.setattr(training._Reporter, "epoch", lambda self, record, metric: trained.append(record["epoch"]))
-        resumed = run_pipeline(config, run_dir, resume=True)
+        resumed = run_pipeline(config, run_dir, resume=True, only=only)
     assert trained == [3, 4]  # continued after the saved epoch 2, not started over
-    assert not list((run_dir / "stages" / "train").glob(".checkpoint-*"))  # the finished fit removed it
-    arm, clean_arm = resumed.arms["control"]["0"], clean.arms["control"]["0"]
-    for name in ("history.json", "model/config.json"):
-        assert (run_dir / arm["stages"]["train"] / name).read_text() == (
-            tmp_path / "clean" / clean_arm["stages"]["train"] / name
-        ).read_text()
-    assert per_user(run_dir, arm).equals(per_user(tmp_path / "clean", clean_arm))
+    assert not list((run_dir / "stages" / stage).glob(".checkpoint-*"))  # the finished fit removed it
+
+    def output(result: Any, root: Path, name: str) -> Path:
+        entry = next(s for s in result.stages if s["stage"] == stage and s["variant"] == variant)
+        return root / entry["dir"] / name
+
+    for name in files:
+        assert output(resumed, run_dir, name).read_bytes() == output(clean, tmp_path / "clean", name).read_bytes()
+    if stage == "train":
+        arm, clean_arm = resumed.arms["control"]["0"], clean.arms["control"]["0"]
+        assert per_user(run_dir, arm).equals(per_user(tmp_path / "clean", clean_arm))
 
 
 def test_failing_stage_is_named_and_earlier_stages_stay_cached(tmp_path: Path) -> None:

@@ -19,6 +19,9 @@
 * ``save(dir)`` / ``load(dir)``: ``config.json`` (settings + learned sizes) and ``state.pt``
   (tensors only, loaded with ``weights_only=True``).
 * ``loss_history_``: one dict per training epoch.
+* ``checkpoint=PATH`` (constructor): training saves its state there after every epoch, and a
+  killed fit started again continues from it (:mod:`recaug.models.checkpoint`); not a setting
+  of the fitted synthesizer, so ``config()`` leaves it out.
 """
 
 from __future__ import annotations
@@ -140,10 +143,12 @@ class Synthesizer(ABC):
         device: str = "auto",
         threads: int | None = None,
         progress: bool | None = None,
+        checkpoint: str | None = None,
     ) -> None:
         self.train_config = TrainConfig(
-            epochs=epochs, batch_size=batch_size, lr=lr, patience=None, threads=threads, progress=progress
-        )
+            epochs=epochs, batch_size=batch_size, lr=lr, patience=None, threads=threads, progress=progress,
+            checkpoint=checkpoint,
+        )  # fmt: skip
         self.seed = seed
         self.device = device
         self.item_space_: int | None = None

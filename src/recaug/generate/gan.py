@@ -61,6 +61,7 @@ from recaug.generate._sampling import (
 from recaug.generate.base import module_state, unprefixed
 from recaug.generate.registry import register
 from recaug.generate.setbased import Holdout, SetSynthesizer
+from recaug.models.checkpoint import data_key
 from recaug.models.inputs import sparse_rows_to_dense
 from recaug.models.training import adam, fit_loop
 
@@ -98,6 +99,20 @@ class _Discriminator(nn.Module):
         return self.net(torch.cat([r, c], dim=1)).squeeze(1)
 
 
+class _BatchStats:
+    """(G adversarial loss, D loss, D accuracy on generated rows) of every training batch, kept
+    in training checkpoints so a resumed fit reports every epoch's losses."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[float, float, float]] = []
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"rows": torch.tensor(self.rows, dtype=torch.float64).reshape(-1, 3)}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.rows = [(a, b, c) for a, b, c in state["rows"].tolist()]
+
+
 @register
 class GANSynthesizer(SetSynthesizer):
     """CFGAN generator with partial masking and zero reconstruction (see the module docstring)."""
@@ -129,12 +144,13 @@ class GANSynthesizer(SetSynthesizer):
         device: str = "auto",
         threads: int | None = None,
         progress: bool | None = None,
+        checkpoint: str | None = None,
     ) -> None:
         super().__init__(
             temperature=temperature, complete_temperature=complete_temperature,
             complete_min_prob=complete_min_prob, order=order, holdout_users=holdout_users, patience=patience,
             epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, threads=threads,
-            progress=progress,
+            progress=progress, checkpoint=checkpoint,
         )  # fmt: skip
         if hidden < 1 or noise_dim < 0 or d_steps < 1:
             raise ConfigError("gan needs hidden >= 1, noise_dim >= 0, d_steps >= 1")
@@ -188,7 +204,7 @@ class GANSynthesizer(SetSynthesizer):
         gen = torch.Generator().manual_seed(self.seed + 1)
         device = self.torch_device
         per_epoch = -(-len(users) // cfg.batch_size)
-        stats: list[tuple[float, float, float]] = []
+        stats = _BatchStats()
 
         def batch_loss(rows: torch.Tensor) -> torch.Tensor:
             x = sparse_rows_to_dense(matrix, users[rows.numpy()])
@@ -217,22 +233,26 @@ class GANSynthesizer(SetSynthesizer):
             g_adv = F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit))
             g_zr = (out.pow(2) * zr).sum(dim=1).mean()
             d_acc = float((fake_logit.detach() < 0).float().mean())
-            stats.append((float(g_adv.detach()), float(d_loss.detach()), d_acc))
-            if len(stats) % per_epoch == 0:
-                e = stats[-per_epoch:]
+            stats.rows.append((float(g_adv.detach()), float(d_loss.detach()), d_acc))
+            if len(stats.rows) % per_epoch == 0:
+                e = stats.rows[-per_epoch:]
                 log.info(
                     "gan epoch %d: g_loss %.4f, d_loss %.4f, d_acc(generated) %.3f",
-                    len(stats) // per_epoch,
+                    len(stats.rows) // per_epoch,
                     *(float(np.mean([s[i] for s in e])) for i in range(3)),
                 )
             return g_adv + self.zr_weight * g_zr
 
-        history = fit_loop(self, g, batch_loss, len(users), cfg, generator=gen, valid=holdout)
+        key = data_key(train) if cfg.checkpoint else ""
+        history = fit_loop(
+            self, g, batch_loss, len(users), cfg, generator=gen, valid=holdout, data_key=key,
+            extra_state={"discriminator": d, "d_optimizer": d_opt, "batch_stats": stats},
+        )  # fmt: skip
         d.requires_grad_(True)
         d.eval()
         self.loss_history_ = []
         for h in history:
-            e = stats[(h["epoch"] - 1) * per_epoch : h["epoch"] * per_epoch]
+            e = stats.rows[(h["epoch"] - 1) * per_epoch : h["epoch"] * per_epoch]
             self.loss_history_.append({
                 "epoch": h["epoch"], "loss": h["loss"], "seconds": h["seconds"],
                 "g_loss": float(np.mean([s[0] for s in e])), "d_loss": float(np.mean([s[1] for s in e])),

@@ -89,10 +89,11 @@ class SequenceSynthesizer(Synthesizer):
         device: str = "auto",
         threads: int | None = None,
         progress: bool | None = None,
+        checkpoint: str | None = None,
     ) -> None:
         super().__init__(
             epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, threads=threads,
-            progress=progress,
+            progress=progress, checkpoint=checkpoint,
         )  # fmt: skip
         if direction not in DIRECTIONS:
             raise ConfigError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
@@ -125,6 +126,7 @@ class SequenceSynthesizer(Synthesizer):
         return SASRec(
             **self.sasrec_settings, seed=self.seed, device=self.device, epochs=tc.epochs,
             batch_size=tc.batch_size, lr=tc.lr, patience=None, threads=tc.threads, progress=tc.progress,
+            checkpoint=tc.checkpoint,
         )  # fmt: skip
 
     def _fit(self, train: Interactions) -> None:

@@ -31,6 +31,7 @@ from recaug.generate._sampling import SALT_LATENT, normal_matrix
 from recaug.generate.base import module_state, unprefixed
 from recaug.generate.registry import register
 from recaug.generate.setbased import Holdout, SetSynthesizer
+from recaug.models.checkpoint import data_key
 from recaug.models.inputs import sparse_rows_to_torch
 from recaug.models.nets.vae import VAENet
 from recaug.models.training import fit_loop
@@ -63,12 +64,13 @@ class VAESynthesizer(SetSynthesizer):
         device: str = "auto",
         threads: int | None = None,
         progress: bool | None = None,
+        checkpoint: str | None = None,
     ) -> None:
         super().__init__(
             temperature=temperature, complete_temperature=complete_temperature,
             complete_min_prob=complete_min_prob, order=order, holdout_users=holdout_users, patience=patience,
             epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, threads=threads,
-            progress=progress,
+            progress=progress, checkpoint=checkpoint,
         )  # fmt: skip
         if latent_dim < 1 or beta < 0 or not 0 <= anneal_fraction <= 1:
             raise ConfigError("vae needs latent_dim >= 1, beta >= 0 and 0 <= anneal_fraction <= 1")
@@ -110,8 +112,14 @@ class VAESynthesizer(SetSynthesizer):
             logits, mu, logvar = net(x)
             return VAENet.loss(logits, x, mu, logvar, beta)
 
+        def on_epoch(epoch: int) -> None:  # updates so far (also right when a checkpoint resumes)
+            step[0] = (epoch - 1) * per_epoch
+
         generator = torch.Generator().manual_seed(self.seed + 1)
-        history = fit_loop(self, net, batch_loss, len(users), cfg, generator=generator, valid=holdout)
+        key = data_key(train) if cfg.checkpoint else ""
+        history = fit_loop(
+            self, net, batch_loss, len(users), cfg, generator=generator, valid=holdout, on_epoch=on_epoch, data_key=key
+        )
         self.loss_history_ = [
             {"epoch": h["epoch"], "loss": h["loss"], "seconds": h["seconds"],
              "beta": self.beta * min(1.0, h["epoch"] * per_epoch / anneal_steps), "metric": h["metric"]}

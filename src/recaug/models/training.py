@@ -202,6 +202,7 @@ def fit_loop(
     optimizer: torch.optim.Optimizer | None = None,
     on_epoch: Callable[[int], None] | None = None,
     extra_generators: tuple[torch.Generator, ...] = (),
+    extra_state: dict[str, Any] | None = None,
     data_key: str = "",
 ) -> list[dict[str, Any]]:
     """Train ``module`` and record ``model.history_`` / ``model.best_epoch_``.
@@ -212,8 +213,10 @@ def fit_loop(
     ``on_epoch(epoch)`` (optional) runs at the start of every epoch (1-based), before shuffling,
     e.g. to derive per-epoch augmentation seeds.
     With ``config.checkpoint`` set, the state is saved after every epoch and a saved state is
-    resumed; ``extra_generators`` (other random streams ``batch_loss`` draws from) and
-    ``data_key`` (:func:`recaug.models.checkpoint.data_key` of the training data) go into it.
+    resumed; ``extra_generators`` (other random streams ``batch_loss`` draws from),
+    ``extra_state`` (other objects it updates, with ``state_dict`` / ``load_state_dict``: a GAN's
+    discriminator and its optimiser) and ``data_key`` (:func:`recaug.models.checkpoint.data_key`
+    of the training data) go into it.
     Returns the history: one dict per epoch with ``epoch``, ``loss``, ``metric`` (validation
     ``config.valid_metric`` or ``None`` when not evaluated) and ``seconds``.
     """
@@ -222,12 +225,14 @@ def fit_loop(
     history: list[dict[str, Any]] = []
     model.best_epoch_ = None
     best_value, best_state, stale, first = -math.inf, None, 0, 1
-    generators = (generator, *extra_generators)
+    generators, extra_state = (generator, *extra_generators), extra_state or {}
     expected = ckpt.fingerprint(model, module, n_rows, data_key) if config.checkpoint else None
     saved = ckpt.load(config.checkpoint, expected) if config.checkpoint and expected is not None else None
     if saved is not None:
         module.load_state_dict(saved["module"])
         optimizer.load_state_dict(saved["optimizer"])
+        for name, obj in extra_state.items():
+            obj.load_state_dict(saved["extra"][name])
         ckpt.restore_rng_states(saved["rng"], generators)
         history, best_state, model.best_epoch_ = saved["history"], saved["best_state"], saved["best_epoch"]
         best_value, stale = saved["best_value"], saved["stale"]
@@ -274,6 +279,7 @@ def fit_loop(
                     ckpt.save(config.checkpoint, {
                         "fingerprint": expected, "epoch": epoch, "stopped": stop,
                         "module": module.state_dict(), "optimizer": optimizer.state_dict(),
+                        "extra": {name: obj.state_dict() for name, obj in extra_state.items()},
                         "rng": ckpt.rng_states(generators), "history": history, "best_state": best_state,
                         "best_epoch": model.best_epoch_, "best_value": best_value, "stale": stale,
                     })  # fmt: skip

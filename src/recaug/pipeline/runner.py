@@ -236,7 +236,8 @@ class Runner:
                 "generate",
                 arm.section("generate"),
                 {"split": sp},
-                lambda o: S.run_generate(arm.generate, sp.path, ds.path, seed, o),
+                lambda o, ckpt: S.run_generate(arm.generate, sp.path, ds.path, seed, o, checkpoint=ckpt),
+                checkpoint=True,
                 **kw,
             )
         if arm.expand.policy is not None and last >= STAGES.index("expand"):

@@ -174,16 +174,18 @@ def _quality(
 
 
 def run_generate(
-    cfg: GenerateConfig, split_dir: Path, data_dir: Path, seed: int, out: Path
+    cfg: GenerateConfig, split_dir: Path, data_dir: Path, seed: int, out: Path, *, checkpoint: Path | None = None
 ) -> dict[str, Any]:
     """Fit a synthesizer on ``split.train`` only and sample or complete synthetic interactions.
 
-    The synthesizer comes from ``recaug.generate.from_config({"method": ..., **params})``.
+    The synthesizer comes from ``recaug.generate.from_config({"method": ..., **params})``; its
+    training saves its state to ``checkpoint`` after every epoch (unless ``params`` names one).
     """
     import recaug.generate as G
 
     split = load_split(split_dir)
-    synth = G.from_config({"method": cfg.method, **cfg.params})
+    extra = {} if checkpoint is None or "checkpoint" in cfg.params else {"checkpoint": str(checkpoint)}
+    synth = G.from_config({"method": cfg.method, **cfg.params, **extra})
     dataset = load_dataset(data_dir)  # the item space and categories (for condition={"category": ...})
     synth.fit(split.train, item_space=dataset.vocab.item_space, items=dataset.items)
     if cfg.mode == "complete":
