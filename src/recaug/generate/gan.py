@@ -61,7 +61,6 @@ from recaug.generate._sampling import (
 from recaug.generate.base import module_state, unprefixed
 from recaug.generate.registry import register
 from recaug.generate.setbased import Holdout, SetSynthesizer
-from recaug.models.checkpoint import data_key
 from recaug.models.inputs import sparse_rows_to_dense
 from recaug.models.training import adam, fit_loop
 
@@ -243,9 +242,8 @@ class GANSynthesizer(SetSynthesizer):
                 )
             return g_adv + self.zr_weight * g_zr
 
-        key = data_key(train) if cfg.checkpoint else ""
         history = fit_loop(
-            self, g, batch_loss, len(users), cfg, generator=gen, valid=holdout, data_key=key,
+            self, g, batch_loss, len(users), cfg, generator=gen, valid=holdout, data=(train,),
             extra_state={"discriminator": d, "d_optimizer": d_opt, "batch_stats": stats},
         )  # fmt: skip
         d.requires_grad_(True)

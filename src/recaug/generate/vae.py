@@ -31,7 +31,6 @@ from recaug.generate._sampling import SALT_LATENT, normal_matrix
 from recaug.generate.base import module_state, unprefixed
 from recaug.generate.registry import register
 from recaug.generate.setbased import Holdout, SetSynthesizer
-from recaug.models.checkpoint import data_key
 from recaug.models.inputs import sparse_rows_to_torch
 from recaug.models.nets.vae import VAENet
 from recaug.models.training import fit_loop
@@ -116,9 +115,8 @@ class VAESynthesizer(SetSynthesizer):
             step[0] = (epoch - 1) * per_epoch
 
         generator = torch.Generator().manual_seed(self.seed + 1)
-        key = data_key(train) if cfg.checkpoint else ""
         history = fit_loop(
-            self, net, batch_loss, len(users), cfg, generator=generator, valid=holdout, on_epoch=on_epoch, data_key=key
+            self, net, batch_loss, len(users), cfg, generator=generator, valid=holdout, on_epoch=on_epoch, data=(train,)
         )
         self.loss_history_ = [
             {"epoch": h["epoch"], "loss": h["loss"], "seconds": h["seconds"],

@@ -18,7 +18,6 @@ from torch import nn
 from recaug.data.interactions import Interactions
 from recaug.errors import ConfigError
 from recaug.models.base import Recommender, resolve_device
-from recaug.models.checkpoint import data_key
 from recaug.models.training import BatchLoss, TrainConfig, fit_loop, num_threads, validation_data
 
 _MODULE_PREFIX = "module."
@@ -114,10 +113,9 @@ class NeuralRecommender(Recommender):
         """Run :func:`fit_loop` on ``self.module_`` (validation only when ``valid`` is given)."""
         assert self.module_ is not None
         val = validation_data(train, valid) if valid is not None and len(valid) else None
-        key = data_key(train, valid) if self.train_config.checkpoint else ""
         fit_loop(
             self, self.module_, batch_loss, n_rows, self.train_config,
-            generator=generator, valid=val, on_epoch=on_epoch, data_key=key,
+            generator=generator, valid=val, on_epoch=on_epoch, data=(train, valid),
         )  # fmt: skip
 
     @contextlib.contextmanager

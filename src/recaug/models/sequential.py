@@ -40,7 +40,6 @@ from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
 from recaug.expand import Augmenter, epoch_seed
 from recaug.models import contrastive as cl
-from recaug.models.checkpoint import data_key
 from recaug.models.inputs import finish_scores, padded_items, sequence_weights, warn_if_weighted
 from recaug.models.losses import check_loss, info_nce, negatives_outside_rows, next_item_loss, uniform_items
 from recaug.models.neural import NeuralRecommender
@@ -270,10 +269,9 @@ class NextItemRecommender(NeuralRecommender):
             return loss
 
         val = validation_data(train, valid) if valid is not None and len(valid) else None
-        key = data_key(full, valid) if self.train_config.checkpoint else ""
         fit_loop(
             self, net, batch_loss, len(full), self.train_config, generator=gen, valid=val, on_epoch=on_epoch,
-            extra_generators=(cl_gen,), data_key=key,
+            extra_generators=(cl_gen,), data=(full, valid),
         )
         return self
 

@@ -203,7 +203,7 @@ def fit_loop(
     on_epoch: Callable[[int], None] | None = None,
     extra_generators: tuple[torch.Generator, ...] = (),
     extra_state: dict[str, Any] | None = None,
-    data_key: str = "",
+    data: tuple[Any, ...] = (),
 ) -> list[dict[str, Any]]:
     """Train ``module`` and record ``model.history_`` / ``model.best_epoch_``.
 
@@ -215,8 +215,8 @@ def fit_loop(
     With ``config.checkpoint`` set, the state is saved after every epoch and a saved state is
     resumed; ``extra_generators`` (other random streams ``batch_loss`` draws from),
     ``extra_state`` (other objects it updates, with ``state_dict`` / ``load_state_dict``: a GAN's
-    discriminator and its optimiser) and ``data_key`` (:func:`recaug.models.checkpoint.data_key`
-    of the training data) go into it.
+    discriminator and its optimiser) and a hash of ``data`` (the training data: ``Interactions``
+    or arrays, :func:`recaug.models.checkpoint.data_key`) go into it.
     Returns the history: one dict per epoch with ``epoch``, ``loss``, ``metric`` (validation
     ``config.valid_metric`` or ``None`` when not evaluated) and ``seconds``.
     """
@@ -226,7 +226,7 @@ def fit_loop(
     model.best_epoch_ = None
     best_value, best_state, stale, first = -math.inf, None, 0, 1
     generators, extra_state = (generator, *extra_generators), extra_state or {}
-    expected = ckpt.fingerprint(model, module, n_rows, data_key) if config.checkpoint else None
+    expected = ckpt.fingerprint(model, module, n_rows, ckpt.data_key(*data)) if config.checkpoint else None
     saved = ckpt.load(config.checkpoint, expected) if config.checkpoint and expected is not None else None
     if saved is not None:
         module.load_state_dict(saved["module"])
