@@ -66,8 +66,9 @@ def checkpoint_file(cache: Path | None, kind: str, settings: dict[str, Any], cod
     """Where a fit keyed like :func:`entry_key` saves its training state after every epoch
     (``TrainConfig.checkpoint``), so a killed benchmark continues the fit it was in; ``None``
     when nothing is cached."""
-    key = None if cache is None else entry_key(kind, settings, code)
-    return None if key is None or cache is None else cache / f"{key}.ckpt"
+    if cache is None or (key := entry_key(kind, settings, code)) is None:
+        return None
+    return cache / f"{key}.ckpt"
 
 
 def fitted(

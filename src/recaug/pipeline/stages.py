@@ -184,8 +184,10 @@ def run_generate(
     import recaug.generate as G
 
     split = load_split(split_dir)
-    extra = {} if checkpoint is None or "checkpoint" in cfg.params else {"checkpoint": str(checkpoint)}
-    synth = G.from_config({"method": cfg.method, **cfg.params, **extra})
+    settings = {"method": cfg.method, **cfg.params}
+    if checkpoint is not None:
+        settings.setdefault("checkpoint", str(checkpoint))
+    synth = G.from_config(settings)
     dataset = load_dataset(data_dir)  # the item space and categories (for condition={"category": ...})
     synth.fit(split.train, item_space=dataset.vocab.item_space, items=dataset.items)
     if cfg.mode == "complete":
