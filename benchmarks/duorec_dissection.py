@@ -9,7 +9,9 @@ scored, so the arms can be compared and re-run freely. Arms: ``control``; ``duor
 library's DuoRec: a same-target positive, else the row's dropout view); ``duorec-t4`` (the
 same at temperature 4); ``duorec-dropout-only`` (DuoRec's unsupervised arm: every positive is
 the row's own dropout view; done here by making the same-target index find no partner, a
-diagnostic, not a library option); ``duorec-concat`` (every position's state contrasted).
+diagnostic, not a library option); ``duorec-concat`` (every position's state contrasted);
+``control-d0.2`` / ``duorec-dropout-only-d0.2`` (the same with dropout 0.2 instead of P1's 0.5:
+is the dropout view's strength what hurts?).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ ARMS: dict[str, dict[str, Any]] = {
     "duorec-t4": {"contrastive": "duorec", "cl_temperature": 4.0},
     "duorec-dropout-only": {"contrastive": "duorec"},
     "duorec-concat": {"contrastive": "duorec", "cl_representation": "concat"},
+    "control-d0.2": {"dropout": 0.2},
+    "duorec-dropout-only-d0.2": {"contrastive": "duorec", "dropout": 0.2},
 }
 
 
@@ -53,7 +57,7 @@ def main() -> None:
     for seed in args.seeds:
         for arm in args.arms:
             original = cl.TargetIndex.partners
-            if arm == "duorec-dropout-only":
+            if arm.startswith("duorec-dropout-only"):
                 cl.TargetIndex.partners = _no_partners  # type: ignore[method-assign]
             try:
                 t0 = time.perf_counter()
