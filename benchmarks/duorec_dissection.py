@@ -16,8 +16,10 @@ is the dropout view's strength what hurts?).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
+from unittest import mock
 
 import torch
 
@@ -37,6 +39,10 @@ ARMS: dict[str, dict[str, Any]] = {
     "control-d0.2": {"dropout": 0.2},
     "duorec-dropout-only-d0.2": {"contrastive": "duorec", "dropout": 0.2},
 }
+#: arms whose DuoRec never finds a same-target partner (the positive is always the dropout view)
+DROPOUT_ONLY = {"duorec-dropout-only", "duorec-dropout-only-d0.2"}
+#: P1's early stopping, as in ``expand_accuracy.py`` runs
+EVAL_EVERY, PATIENCE = 2, 5
 
 
 def _no_partners(self: cl.TargetIndex, targets: torch.Tensor, rows: Any, generator: Any) -> torch.Tensor:
@@ -51,29 +57,26 @@ def main() -> None:
     p.add_argument("--users", type=int, default=5000)
     p.add_argument("--epochs", type=int, default=200)
     args = p.parse_args()
+    users, epochs = (min(args.users, 500), min(args.epochs, 3)) if args.quick else (args.users, args.epochs)
     ds = read(require(dataset_file(args.data_root, "beauty")), format="s3rec")
-    split = LeaveLastOut(n_valid=1, n_test=1).split(subsample(ds.interactions, args.users, 0))
+    split = LeaveLastOut(n_valid=1, n_test=1).split(subsample(ds.interactions, users, 0))
     results = []
     for seed in args.seeds:
         for arm in args.arms:
-            original = cl.TargetIndex.partners
-            if arm.startswith("duorec-dropout-only"):
-                cl.TargetIndex.partners = _no_partners  # type: ignore[method-assign]
-            try:
+            no_partners = mock.patch.object(cl.TargetIndex, "partners", _no_partners)
+            with no_partners if arm in DROPOUT_ONLY else contextlib.nullcontext():
                 t0 = time.perf_counter()
-                model = SASRec(**{**SASREC, "loss": "ce", **ARMS[arm]}, epochs=args.epochs, patience=5, eval_every=2,
-                               threads=1, seed=seed, device=args.device)
+                model = SASRec(**{**SASREC, "loss": "ce", **ARMS[arm]}, epochs=epochs, patience=PATIENCE,
+                               eval_every=EVAL_EVERY, threads=1, seed=seed, device=args.device)
                 model.fit(split.train, split.valid, item_space=ds.vocab.item_space)
-            finally:
-                cl.TargetIndex.partners = original  # type: ignore[method-assign]
             scores = [h["metric"] for h in model.history_ if h.get("metric") is not None]
-            results.append({"dataset": "beauty", "variant": arm, "seed": seed, "users": args.users,
+            results.append({"dataset": "beauty", "variant": arm, "seed": seed, "users": users,
                             "best_valid_ndcg10": max(scores, default=None), "best_epoch": model.best_epoch_,
                             "epochs_run": len(model.history_), "seconds": time.perf_counter() - t0})
             print(results[-1], flush=True)
             write_result(args.out, "duorec_dissection", results, quick=args.quick,
                          protocol={"split": "leave_last_out", "metric": "best validation NDCG@10 (test unused)",
-                                   "users": args.users, "early_stopping": "every 2 epochs, patience 5"},
+                                   "users": users, "early_stopping": f"every {EVAL_EVERY} epochs, patience {PATIENCE}"},
                          device=args.device)
 
 
