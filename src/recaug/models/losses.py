@@ -1,6 +1,7 @@
 """Next-item losses over hidden states and a shared item embedding, and bulk negative sampling.
 
-* ``"ce"``: full softmax over every item (PAD/MASK excluded).
+* ``"ce"``: full softmax over every item (PAD/MASK excluded); on CPU computed over chunks of
+  rows (`softmax_ce`), which keeps the (positions × items) logits out of memory.
 * ``"bce"``: one sampled negative per position, binary cross-entropy (the SASRec/S3Rec setting).
 * ``"sampled_softmax"``: softmax over the target and ``n_negatives`` sampled items per position
   (negatives equal to the target are masked out).
@@ -12,11 +13,14 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from recaug import columns as C
 from recaug.errors import ConfigError
 
 LOSSES = ("bce", "ce", "sampled_softmax")
+#: floats in one chunk of logits in `softmax_ce` (4 MB): small enough to be reused from the heap
+CHUNK_ELEMENTS = 1 << 20
 
 
 def check_loss(loss: str, n_negatives: int) -> None:
@@ -68,8 +72,11 @@ def next_item_loss(
         return hidden.sum() * 0.0
     if loss == "ce":
         # PAD/MASK are never candidates: score real items only (no -inf fill, no extra copy)
-        logits = hidden @ item_weight[C.N_RESERVED :].T
-        per_position = F.cross_entropy(logits, targets - C.N_RESERVED, reduction="none")
+        items = item_weight[C.N_RESERVED :]
+        if hidden.device.type == "cpu":
+            per_position = softmax_ce(hidden, items, targets - C.N_RESERVED)
+        else:  # the CUDA caching allocator reuses the logits' memory; one matrix product is faster
+            per_position = F.cross_entropy(hidden @ items.T, targets - C.N_RESERVED, reduction="none")
     elif loss in ("bce", "sampled_softmax"):
         assert negatives is not None
         pos = (hidden * item_weight[targets]).sum(-1)
@@ -87,6 +94,69 @@ def next_item_loss(
         return per_position.mean()
     weights = weights.to(per_position)
     return (per_position * weights).sum() / weights.sum().clamp_min(1e-12)
+
+
+class _ChunkedSoftmaxCE(torch.autograd.Function):
+    """Per-row ``logsumexp(h @ items.T) - h · items[target]``, a chunk of rows at a time.
+
+    The backward pass recomputes each chunk's logits instead of keeping them: one more matrix
+    product, but no (rows × items) matrix is ever allocated.
+    """
+
+    @staticmethod
+    def forward(ctx: object, hidden: torch.Tensor, items: torch.Tensor, targets: torch.Tensor,
+                rows: int) -> torch.Tensor:  # fmt: skip
+        n = hidden.shape[0]
+        lse = hidden.new_empty(n)
+        buf = hidden.new_empty(min(rows, n), items.shape[0])
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            logits = torch.mm(hidden[start:stop], items.T, out=buf[: stop - start])
+            lse[start:stop] = torch.logsumexp(logits, dim=1)
+        ctx.save_for_backward(hidden, items, targets, lse)
+        ctx.rows = rows
+        return lse - (hidden * items[targets]).sum(1)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: object, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        hidden, items, targets, lse = ctx.saved_tensors
+        need_hidden, need_items = ctx.needs_input_grad[:2]
+        grad_hidden = torch.empty_like(hidden) if need_hidden else None
+        grad_items = torch.zeros_like(items) if need_items else None
+        n, rows = hidden.shape[0], ctx.rows
+        buf = hidden.new_empty(min(rows, n), items.shape[0])
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            d_logits = torch.mm(hidden[start:stop], items.T, out=buf[: stop - start])
+            d_logits.sub_(lse[start:stop, None]).exp_()  # softmax
+            d_logits[torch.arange(stop - start), targets[start:stop]] -= 1.0  # minus the one-hot target
+            d_logits.mul_(grad[start:stop, None])
+            if need_hidden:
+                torch.mm(d_logits, items, out=grad_hidden[start:stop])
+            if need_items:
+                grad_items.addmm_(d_logits.T, hidden[start:stop])
+        return grad_hidden, grad_items, None, None
+
+
+def softmax_ce(
+    hidden: torch.Tensor, items: torch.Tensor, targets: torch.Tensor, chunk_rows: int | None = None
+) -> torch.Tensor:
+    """Full-softmax cross-entropy per row: ``F.cross_entropy(hidden @ items.T, targets, reduction="none")``.
+
+    Why: on CPU the plain form allocates the (rows × items) logits and their gradient afresh every
+    step, and the page faults of those allocations cost as much as the products themselves
+    (Beauty, ~1,750 positions × 12,101 items: 207 ms system time next to 183 ms of arithmetic per
+    batch). Here the logits live a chunk of ``chunk_rows`` rows at a time (default: about
+    `CHUNK_ELEMENTS` floats), in a buffer the allocator reuses.
+    """
+    if chunk_rows is None:
+        chunk_rows = max(1, CHUNK_ELEMENTS // max(items.shape[0], 1))
+    if chunk_rows < 1:
+        raise ConfigError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    if hidden.shape[0] == 0:
+        return hidden.new_zeros(0) + 0.0 * hidden.sum()
+    return _ChunkedSoftmaxCE.apply(hidden, items, targets, chunk_rows)
 
 
 def info_nce(
