@@ -534,10 +534,30 @@ def vae_step_speed(docs: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def ce_loss_speed(docs: list[dict[str, Any]]) -> list[str]:
+    """Seconds per SASRec CE-loss step: the whole logits matrix vs chunks of rows."""
+    out: list[str] = []
+    for doc in docs:
+        if doc.get("benchmark") != "ce_loss_speed" or doc.get("quick"):
+            continue
+        out += [f"### SASRec CE loss step ({doc['_file']}, {doc['machine']['cpu']}, 1 thread, 256 users per batch, "
+                "forward + backward, interleaved steps)", "",
+                "| dataset | items | positions per batch | plain: wall / user / system (s) | "
+                "chunked: wall / user / system (s) | speed-up wall | speed-up CPU | max loss difference |",
+                "|---|---:|---:|---|---|---:|---:|---:|"]  # fmt: skip
+        for r in doc["results"]:
+            out.append(f"| {r['dataset']} | {r['items']:,} | {r['mean_positions_per_batch']:,.0f} | "
+                       f"{r['plain_wall_s']:.3f} / {r['plain_user_s']:.3f} / {r['plain_sys_s']:.3f} | "
+                       f"{r['chunked_wall_s']:.3f} / {r['chunked_user_s']:.3f} / {r['chunked_sys_s']:.3f} | "
+                       f"{r['speedup_wall']:.2f}× | {r['speedup_cpu']:.2f}× | {r['max_abs_loss_difference']:.1e} |")  # fmt: skip
+        out.append("")
+    return out
+
+
 def main() -> None:
     """Rewrite the generated part of benchmarks/README.md."""
     docs = _load()
-    body = data_tables(docs) + reproduction(docs) + throughput(docs) + vae_step_speed(docs)
+    body = data_tables(docs) + reproduction(docs) + throughput(docs) + vae_step_speed(docs) + ce_loss_speed(docs)
     body += expand_overview(docs) + paired(docs, "expand_accuracy", "Expand: control vs augmented")
     body += generate_overview(docs) + paired(docs, "generate_utility", "Generate: control vs synthetic data")
     body += masking_artifact(docs) + synthesizers(docs) + synth_epochs(docs) + completion_gate(docs)
