@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,17 @@ def test_console_script_entry_point_exit_codes() -> None:
 
 
 # -- doctor ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("preset", [None, "0"])
+def test_cli_turns_on_huge_pages_before_torch_and_keeps_a_users_choice(preset: str | None) -> None:
+    code = ("import os, sys; import recaug.cli; "
+            "print('torch' in sys.modules, os.environ['THP_MEM_ALLOC_ENABLE'])")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    if preset is not None:
+        env["THP_MEM_ALLOC_ENABLE"] = preset
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", preset or "1"]
+
+
 def test_doctor_table_and_json() -> None:
     result = invoke("doctor")
     assert result.exit_code == 0

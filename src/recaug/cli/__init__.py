@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from recaug import __version__
+from recaug.cli import _torch_env  # noqa: F401  (before anything imports torch)
 from recaug.cli._common import configure
 from recaug.cli.augment import expand, fuse, generate, quality
 from recaug.cli.data import data_app
