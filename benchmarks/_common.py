@@ -71,6 +71,15 @@ def dataset_file(data_root: Path, name: str) -> Path:
     return require(data_root / folder / f"{stem}.txt")
 
 
+def p1_train(data_root: Path, name: str) -> tuple[Any, Any]:
+    """A P1 dataset and its training part (leave-last-out: last item test, the one before valid)."""
+    from recaug.data.io import read
+    from recaug.split import LeaveLastOut
+
+    dataset = read(dataset_file(data_root, name), format="s3rec")
+    return dataset, LeaveLastOut(n_valid=1, n_test=1).split(dataset.interactions).train
+
+
 def git_commit() -> str | None:
     """Short commit of the working tree (``-dirty`` with uncommitted changes), if any."""
     try:

@@ -26,9 +26,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 from recaug import columns as C  # noqa: E402
-from recaug.data.io import read  # noqa: E402
 from recaug.models.losses import softmax_ce  # noqa: E402
-from recaug.split import LeaveLastOut  # noqa: E402
 
 
 def plain(hidden: torch.Tensor, items: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -77,8 +75,7 @@ def main() -> int:
     steps = 3 if args.quick else args.steps
     results = []
     for name in args.datasets:
-        ds = read(_common.dataset_file(args.data_root, name), format="s3rec")
-        train = LeaveLastOut(n_valid=1, n_test=1).split(ds.interactions).train
+        ds, train = _common.p1_train(args.data_root, name)
         lengths = np.bincount(train.users)
         positions = np.minimum(lengths[lengths > 0] - 1, args.max_len)  # next-item targets per user
         n_items = int(ds.vocab.item_space) - C.N_RESERVED

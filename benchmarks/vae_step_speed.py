@@ -22,11 +22,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
-from recaug.data.io import read  # noqa: E402
 from recaug.models.inputs import sparse_rows_to_dense, sparse_rows_to_torch, user_item_matrix  # noqa: E402
 from recaug.models.nets.vae import VAENet  # noqa: E402
 from recaug.models.training import adam  # noqa: E402
-from recaug.split import LeaveLastOut  # noqa: E402
 
 
 def time_steps(matrix: Any, users: np.ndarray, batch: int, steps: int, seed: int) -> dict[str, float]:
@@ -67,8 +65,7 @@ def main() -> int:
     steps = 3 if args.quick else args.steps
     results = []
     for name in args.datasets:
-        ds = read(_common.dataset_file(args.data_root, name), format="s3rec")
-        train = LeaveLastOut(n_valid=1, n_test=1).split(ds.interactions).train
+        ds, train = _common.p1_train(args.data_root, name)
         n_users = int(train.users.max()) + 1
         matrix = user_item_matrix(train, n_users, ds.vocab.item_space)
         users = np.flatnonzero(np.diff(matrix.indptr) > 0)
