@@ -55,7 +55,6 @@ def test_console_script_entry_point_exit_codes() -> None:
     assert bad.returncode == 2
 
 
-# -- doctor ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("preset", [None, "0"])
 def test_cli_turns_on_huge_pages_before_torch_and_keeps_a_users_choice(preset: str | None) -> None:
     code = ("import os, sys; import recaug.cli; "
@@ -67,6 +66,7 @@ def test_cli_turns_on_huge_pages_before_torch_and_keeps_a_users_choice(preset: s
     assert out.stdout.split() == ["False", preset or "1"]
 
 
+# -- doctor ---------------------------------------------------------------------------------
 def test_doctor_table_and_json() -> None:
     result = invoke("doctor")
     assert result.exit_code == 0
