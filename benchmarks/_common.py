@@ -57,6 +57,15 @@ def parser(description: str, *, default_out: str) -> argparse.ArgumentParser:
     return p
 
 
+def step_speed_parser(description: str, *, default_out: str, batch_help: str) -> argparse.ArgumentParser:
+    """`parser` plus the flags of the per-step timing scripts: ``--datasets --steps --batch``."""
+    p = parser(description, default_out=default_out)
+    p.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    p.add_argument("--steps", type=int, default=30, help="timed steps per dataset (3 with --quick)")
+    p.add_argument("--batch", type=int, default=256, help=batch_help)
+    return p
+
+
 def require(path: Path) -> Path:
     """Exit 2 with a clear message when a data file is missing."""
     if not path.exists():

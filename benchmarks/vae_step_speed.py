@@ -56,10 +56,8 @@ def time_steps(matrix: Any, users: np.ndarray, batch: int, steps: int, seed: int
 
 
 def main() -> int:
-    p = _common.parser(__doc__.splitlines()[0], default_out="vae_step_speed.json")
-    p.add_argument("--datasets", nargs="+", default=["beauty", "sports", "toys"])
-    p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--batch", type=int, default=256, help="the VAE synthesizer's batch size")
+    p = _common.step_speed_parser(__doc__.splitlines()[0], default_out="vae_step_speed.json",
+                                  batch_help="the VAE synthesizer's batch size")
     args = p.parse_args()
     torch.set_num_threads(1)
     steps = 3 if args.quick else args.steps
