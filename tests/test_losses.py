@@ -54,3 +54,18 @@ def test_softmax_ce_rejects_a_bad_chunk_and_handles_no_rows():
     with pytest.raises(ConfigError, match="chunk_rows"):
         softmax_ce(torch.randn(2, 3), items, torch.zeros(2, dtype=torch.long), chunk_rows=0)
     assert softmax_ce(torch.zeros(0, 3), items, torch.zeros(0, dtype=torch.long)).shape == (0,)
+
+
+def test_ce_loss_switches_to_chunks_only_above_the_threshold(monkeypatch):
+    from recaug.models import losses
+
+    calls = []
+    monkeypatch.setattr(losses, "softmax_ce", lambda *a, **k: calls.append(1) or F.cross_entropy(
+        a[0] @ a[1].T, a[2], reduction="none"))
+    weight = torch.randn(C.N_RESERVED + 10, 4)
+    hidden, targets = torch.randn(6, 4), torch.full((6,), C.N_RESERVED)
+    next_item_loss(hidden, targets, weight, "ce")
+    assert calls == []
+    monkeypatch.setattr(losses, "CHUNKED_ABOVE", 59)  # 6 positions x 10 items = 60 floats
+    next_item_loss(hidden, targets, weight, "ce")
+    assert calls == [1]

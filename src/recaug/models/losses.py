@@ -1,7 +1,7 @@
 """Next-item losses over hidden states and a shared item embedding, and bulk negative sampling.
 
-* ``"ce"``: full softmax over every item (PAD/MASK excluded); on CPU computed over chunks of
-  rows (`softmax_ce`), which keeps the (positions × items) logits out of memory.
+* ``"ce"``: full softmax over every item (PAD/MASK excluded); on CPU, batches whose logits would
+  exceed `CHUNKED_ABOVE` floats are computed over chunks of rows (`softmax_ce`).
 * ``"bce"``: one sampled negative per position, binary cross-entropy (the SASRec/S3Rec setting).
 * ``"sampled_softmax"``: softmax over the target and ``n_negatives`` sampled items per position
   (negatives equal to the target are masked out).
@@ -21,6 +21,9 @@ from recaug.errors import ConfigError
 LOSSES = ("bce", "ce", "sampled_softmax")
 #: floats in one chunk of logits in `softmax_ce` (4 MB): small enough to be reused from the heap
 CHUNK_ELEMENTS = 1 << 20
+#: CPU logits larger than this many floats (1 GB) go through `softmax_ce`: below it the plain
+#: form is faster on a free core (``benchmarks/ce_loss_speed.py``), above it memory decides
+CHUNKED_ABOVE = 1 << 28
 
 
 def check_loss(loss: str, n_negatives: int) -> None:
@@ -73,9 +76,9 @@ def next_item_loss(
     if loss == "ce":
         # PAD/MASK are never candidates: score real items only (no -inf fill, no extra copy)
         items = item_weight[C.N_RESERVED :]
-        if hidden.device.type == "cpu":
+        if hidden.device.type == "cpu" and hidden.shape[0] * items.shape[0] > CHUNKED_ABOVE:
             per_position = softmax_ce(hidden, items, targets - C.N_RESERVED)
-        else:  # the CUDA caching allocator reuses the logits' memory; one matrix product is faster
+        else:  # one matrix product: faster on a free core, and on CUDA (its allocator reuses memory)
             per_position = F.cross_entropy(hidden @ items.T, targets - C.N_RESERVED, reduction="none")
     elif loss in ("bce", "sampled_softmax"):
         assert negatives is not None
@@ -145,9 +148,10 @@ def softmax_ce(
     """Full-softmax cross-entropy per row: ``F.cross_entropy(hidden @ items.T, targets, reduction="none")``.
 
     Why: on CPU the plain form allocates the (rows × items) logits and their gradient afresh every
-    step, and the page faults of those allocations cost more than the products themselves
-    (``benchmarks/ce_loss_speed.py``, Beauty, ~1,470 positions × 12,101 items: 0.26 s of system
-    time next to 0.16 s of arithmetic per step). Here the logits live a chunk of ``chunk_rows`` rows at a time (default: about
+    step. Its page faults are cheap on a free core but cost more than the arithmetic when every core
+    is busy (``benchmarks/ce_loss_speed.py``, Beauty: 0.16 s wall per step plain vs 0.22 s chunked
+    on a free core, 0.59 s vs 0.30 s with two other processes running), and the matrix can outgrow
+    memory for large catalogues. Here the logits live a chunk of ``chunk_rows`` rows at a time (default: about
     `CHUNK_ELEMENTS` floats), in a buffer the allocator reuses.
     """
     if chunk_rows is None:
