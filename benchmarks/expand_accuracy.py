@@ -35,7 +35,8 @@ variant, seed, every setting and the committed ``src/`` tree), so a control is t
 reused by later invocations of the same library code, and an interrupted benchmark resumes where
 it stopped: finished runs from the cache, the run it was in from its last epoch (a training
 checkpoint next to the cache entry, ``TrainConfig.checkpoint``). Nothing is cached while
-``src/`` has uncommitted changes.
+``src/`` has uncommitted changes. On a machine with spare cores, ``--arms-only`` trains an arm
+while its control trains in a second process; a last run without the flag pairs them from the cache.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ from recaug.data import Interactions
 from recaug.data.io import read
 from recaug.evaluate import Evaluator, HistoryLength, NewUsers, compare
 from recaug.expand import expand_training, from_config
-from recaug.models import SASRec
+from recaug.models import SASRec, losses
 from recaug.split import LeaveLastOut
 
 SASREC = {"max_len": 50, "hidden": 64, "n_layers": 2, "n_heads": 2, "dropout": 0.5, "lr": 1e-3, "batch_size": 256}
@@ -286,6 +287,7 @@ def train_eval(
             "best_epoch": model.best_epoch_,
             "train_users": int(split.train.n_users),
             "train_rows": len(sequences) if sequences is not None else int(split.train.n_users),
+            "ce_chunked_above": losses.CHUNKED_ABOVE,  # 0: --chunked-ce
         },
     }
     return row, result.per_user
@@ -315,10 +317,18 @@ def main() -> None:
     p.add_argument("--quick-users", type=int, default=3000, help="users kept per dataset with --quick")
     p.add_argument("--cache-dir", type=Path, default=Path(__file__).resolve().parent / ".cache",
                    help="finished runs (reused as controls, and to resume)")
+    p.add_argument("--arms-only", action="store_true",
+                   help="train only the listed variants, not their controls: run the controls in another "
+                        "process against the same --cache-dir, then once more without this flag to pair them")
+    p.add_argument("--chunked-ce", action="store_true",
+                   help="always use the chunked CE loss on CPU (faster when other processes share the cores; "
+                        "same losses to 5 decimals, see ce_loss_speed.py)")
     args = p.parse_args()
     args.code = code_version(REPO)
+    if args.chunked_ce:
+        losses.CHUNKED_ABOVE = 0
     seeds = args.seeds[:1] if args.quick else args.seeds
-    variants = ordered(args.variants)
+    variants = list(dict.fromkeys(args.variants)) if args.arms_only else ordered(args.variants)
     results: list[dict[str, Any]] = []
     if args.out.exists():  # keep earlier runs of other datasets/variants
         try:
