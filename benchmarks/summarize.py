@@ -209,10 +209,10 @@ def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
         refit_segs = ["all", *segs[:1]] if refit else []
         out += [f"### {title} ({doc['_file']}{tag})", ""]
         out += [f"*{'; '.join(notes)}*", ""] if notes else []
-        out += ["| dataset | variant | seeds | HR@10 | NDCG@10 | NDCG@10 lift (all) | "
-                + " | ".join(f"NDCG@10 {s} | lift {s}" for s in segs)
-                + "".join(f" | lift {s} vs refitted control" for s in refit_segs) + " |",
-                "|---|---|---|---:|---:|---:|" + "---:|---:|" * len(segs) + "---:|" * len(refit_segs)]
+        columns = ["dataset", "variant", "seeds", "HR@10", "NDCG@10", "NDCG@10 lift (all)",
+                   *(f"{c} {s}" for s in segs for c in ("NDCG@10", "lift")),
+                   *(f"lift {s} vs refitted control" for s in refit_segs)]
+        out += ["| " + " | ".join(columns) + " |", "|---|---|---|" + "---:|" * (len(columns) - 3)]
         for (ds, var, _ctl), rs in sorted(groups.items(), key=lambda x: (x[0][0], x[0][2] is not None, x[0][1])):
             cells = [ds, var, ",".join(str(r["seed"]) for r in rs),
                      _ms([r["metrics"].get("HR@10") for r in rs]), _ms([r["metrics"].get("NDCG@10") for r in rs]),
