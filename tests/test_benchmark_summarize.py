@@ -71,3 +71,16 @@ def test_generate_overview_lists_gated_arms_but_not_their_test_input_variants():
     doc["results"] = [{**plain, "variant": v} for v in ("bpr+vae-t0", "bpr+vae-t0-p0.03", "bpr+vae-t0-p0.03-in")]
     rows = [line for line in summarize.generate_overview([doc]) if line.startswith("| d |")]
     assert [r.split(" | ")[2] for r in rows] == ["vae", "vae, gate 0.03"]
+
+
+@pytest.mark.parametrize("with_arm", [True, False])
+def test_paired_table_rows_match_the_header(with_arm: bool):
+    """A file holding only controls (no arm, so no segment columns) still gives a table whose
+    header, separator and rows all have the same number of columns."""
+    doc = _doc(0.014, 0.02)
+    control = {"dataset": "d", "variant": "bpr", "seed": 0, "metrics": {"HR@10": 0.1, "NDCG@10": 0.05}}
+    arm = doc["results"][0] | {"metrics": {"HR@10": 0.12, "NDCG@10": 0.06}}
+    doc["results"] = [control, arm] if with_arm else [control]
+    table = [line for line in summarize.paired([doc], "generate_utility", "t") if line.startswith("|")]
+    assert len(table) == (4 if with_arm else 3)
+    assert len({line.count("|") for line in table}) == 1
