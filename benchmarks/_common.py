@@ -132,6 +132,18 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def epoch_seconds(history: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Epochs run, mean and summed seconds per epoch, from a model's ``history_``.
+
+    A fit resumed from a checkpoint gets the earlier epochs' history back, so the wall time of
+    the process that finished it covers only its last leg; ``epochs_total`` covers every leg.
+    """
+    epochs = [h for h in (history or []) if "seconds" in h]
+    total = float(sum(h["seconds"] for h in epochs)) if epochs else None
+    return {"epochs_run": len(epochs), "per_epoch": total / len(epochs) if total is not None else None,
+            "epochs_total": total}
+
+
 def _finite(obj: Any) -> Any:
     """NaN/inf -> None so the file is strict JSON (an empty segment has no mean)."""
     if isinstance(obj, float):

@@ -51,7 +51,7 @@ import numpy as np
 import polars as pl
 
 from _cache import code_version
-from _common import REPO, dataset_file, parser, peak_memory_mb, write_result
+from _common import REPO, dataset_file, epoch_seconds, parser, peak_memory_mb, write_result
 from recaug import columns as C
 from recaug.atomic import atomic_dir
 from recaug.data import Interactions
@@ -265,8 +265,7 @@ def train_eval(
     t0 = time.perf_counter()
     result = Evaluator(ks=(5, 10, 20)).evaluate(model, split, "test", SEGMENTS)
     eval_s = time.perf_counter() - t0
-    epochs = [h for h in model.history_ if "seconds" in h]
-    per_epoch = sum(h["seconds"] for h in epochs) / len(epochs) if epochs else None
+    timing = epoch_seconds(model.history_)
     segments = {
         seg: {"n_users": v["n_users"], **{k: v["metrics"][k] for k in PAIRED_METRICS}}
         for seg, v in result.by_segment().items()
@@ -278,12 +277,13 @@ def train_eval(
         "seed": seed,
         "metrics": result.summary(),
         "segments": segments,
-        "seconds": {"fit": fit_s, "per_epoch": per_epoch, "evaluate": eval_s},
+        "seconds": {"fit": fit_s, "per_epoch": timing["per_epoch"], "epochs_total": timing["epochs_total"],
+                    "evaluate": eval_s},
         "peak_memory_mb": peak_memory_mb(),
         "extra": {
             **extra,
             "params": model.config(),
-            "epochs_run": len(epochs),
+            "epochs_run": timing["epochs_run"],
             "best_epoch": model.best_epoch_,
             "train_users": int(split.train.n_users),
             "train_rows": len(sequences) if sequences is not None else int(split.train.n_users),

@@ -72,7 +72,7 @@ import numpy as np
 import polars as pl
 
 from _cache import checkpoint_file, code_version, file_digest, fitted
-from _common import REPO, dataset_file, parser, peak_memory_mb, write_result
+from _common import REPO, dataset_file, epoch_seconds, parser, peak_memory_mb, write_result
 from recaug import columns as C
 from recaug.data import Interactions
 from recaug.data.io import read
@@ -196,10 +196,8 @@ def fit_model(
     else:
         model.fit(train, split.valid, item_space=item_space, init_from=init_from)
     fit_s = time.perf_counter() - t0
-    hist = [h for h in (getattr(model, "history_", []) or []) if "seconds" in h]
-    per_epoch = sum(h["seconds"] for h in hist) / len(hist) if hist else None
     best = getattr(model, "best_epoch_", None)
-    return model, {"fit": fit_s, "per_epoch": per_epoch, "epochs_run": len(hist), "best_epoch": best}
+    return model, {"fit": fit_s, **epoch_seconds(getattr(model, "history_", None)), "best_epoch": best}
 
 
 def evaluate_test(model: Any, split: Split, rules: list[Any], secs: dict[str, float]) -> Any:
@@ -500,7 +498,7 @@ def _row(
         "seed": seed,
         "metrics": res.summary(),
         "segments": res.segments_flat(),
-        "seconds": {k: secs[k] for k in ("fit", "per_epoch", "evaluate")},
+        "seconds": {k: secs.get(k) for k in ("fit", "per_epoch", "epochs_total", "evaluate")},
         "peak_memory_mb": peak_memory_mb(),
         "extra": {"epochs_run": secs["epochs_run"], "best_epoch": secs.get("best_epoch"), **extra},
     }

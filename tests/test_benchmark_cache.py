@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from conftest import load_benchmark, random_split
@@ -98,6 +99,8 @@ def test_fit_model_records_the_epoch_it_kept():
     assert secs["epochs_run"] == 4
     assert secs["best_epoch"] == model.best_epoch_
     assert 1 <= secs["best_epoch"] <= 4
+    assert secs["epochs_total"] == pytest.approx(sum(h["seconds"] for h in model.history_ if "seconds" in h))
+    assert secs["per_epoch"] == pytest.approx(secs["epochs_total"] / 4)
 
 
 def test_fit_model_checkpoints_each_fit_under_its_own_name(tmp_path: Path, monkeypatch):

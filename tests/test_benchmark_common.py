@@ -35,3 +35,13 @@ def test_without_log_epochs_nothing_is_configured(recaug_logger):
     args = common.parser("x", default_out="x.json").parse_args([])
     assert args.log_epochs is False
     assert recaug_logger.handlers == before
+
+
+def test_epoch_seconds_sums_every_epoch_a_resumed_fit_restored():
+    # A history restored from a checkpoint holds the earlier legs' epochs too; rows without
+    # "seconds" (e.g. a validation-only entry) are not epochs.
+    history = [{"epoch": 1, "seconds": 2.0}, {"epoch": 2, "seconds": 4.0}, {"note": "x"}, {"epoch": 3, "seconds": 3.0}]
+    timing = common.epoch_seconds(history)
+    assert timing == {"epochs_run": 3, "per_epoch": 3.0, "epochs_total": 9.0}
+    assert common.epoch_seconds(None) == {"epochs_run": 0, "per_epoch": None, "epochs_total": None}
+    assert common.epoch_seconds([]) == common.epoch_seconds(None)
