@@ -498,7 +498,8 @@ def _row(
         "seed": seed,
         "metrics": res.summary(),
         "segments": res.segments_flat(),
-        "seconds": {k: secs.get(k) for k in ("fit", "per_epoch", "epochs_total", "evaluate")},
+        "seconds": {**{k: secs[k] for k in ("fit", "per_epoch", "evaluate")},
+                    "epochs_total": secs.get("epochs_total")},  # absent from fits cached before stop 31
         "peak_memory_mb": peak_memory_mb(),
         "extra": {"epochs_run": secs["epochs_run"], "best_epoch": secs.get("best_epoch"), **extra},
     }
