@@ -366,7 +366,8 @@ def main() -> None:
                 if pv:
                     lift = f" vs {row['control']}: {pv['relative_lift']:+.1%} (p={pv['wilcoxon_pvalue']:.3f})"
                 print(f"{ds_name:7s} {variant:20s} seed={seed} HR@10={m['HR@10']:.4f} NDCG@10={m['NDCG@10']:.4f} "
-                      f"fit={row['seconds']['fit']:.0f}s epochs={row['extra']['epochs_run']} "
+                      f"fit={row['seconds']['fit']:.0f}s (all legs {row['seconds'].get('epochs_total') or 0:.0f}s) "
+                      f"epochs={row['extra']['epochs_run']} "
                       f"per_epoch={row['seconds']['per_epoch'] or 0:.1f}s{lift}", flush=True)
 
 
