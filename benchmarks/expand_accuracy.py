@@ -365,8 +365,10 @@ def main() -> None:
                 pv = row["extra"].get("paired_vs_control", {}).get("all", {}).get("NDCG@10")
                 if pv:
                     lift = f" vs {row['control']}: {pv['relative_lift']:+.1%} (p={pv['wilcoxon_pvalue']:.3f})"
+                total = row["seconds"].get("epochs_total")  # absent from runs cached before it existed
+                legs = "" if total is None else f" (all legs {total:.0f}s)"
                 print(f"{ds_name:7s} {variant:20s} seed={seed} HR@10={m['HR@10']:.4f} NDCG@10={m['NDCG@10']:.4f} "
-                      f"fit={row['seconds']['fit']:.0f}s (all legs {row['seconds'].get('epochs_total') or 0:.0f}s) "
+                      f"fit={row['seconds']['fit']:.0f}s{legs} "
                       f"epochs={row['extra']['epochs_run']} "
                       f"per_epoch={row['seconds']['per_epoch'] or 0:.1f}s{lift}", flush=True)
 
