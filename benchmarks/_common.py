@@ -157,9 +157,9 @@ def _finite(obj: Any) -> Any:
 
 def write_result(
     out: Path, benchmark: str, results: list[dict[str, Any]], *, quick: bool, protocol: dict | None = None,
-    device: str = "cpu",
+    device: str = "cpu", extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write the result JSON atomically and return it."""
+    """Write the result JSON atomically and return it (``extra``: more top-level fields)."""
     from recaug import __version__
 
     doc = {
@@ -171,6 +171,7 @@ def write_result(
         "machine": machine(device),
         "protocol": protocol or {},
         "results": results,
+        **(extra or {}),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")

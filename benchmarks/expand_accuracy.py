@@ -52,6 +52,7 @@ import polars as pl
 
 from _cache import code_version
 from _common import REPO, dataset_file, epoch_seconds, parser, peak_memory_mb, write_result
+from merge_results import pooled_key
 from recaug import columns as C
 from recaug.atomic import atomic_dir
 from recaug.data import Interactions
@@ -173,6 +174,34 @@ def paired(control: pl.DataFrame, treatment: pl.DataFrame) -> dict[str, Any]:
         b = treatment.filter(pl.col(col))
         if len(a) >= 2:
             out[seg] = {m: c.to_dict() for m, c in compare(a, b, PAIRED_METRICS).items()}
+    return out
+
+
+def seed_mean(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Per-user metrics averaged over the seeds' per-user frames (the same users: one split).
+
+    A paired test on these tests the seed-averaged model pair over users, so a lift that every
+    seed shows but no single seed makes significant can be judged as a whole.
+    """
+    metrics = [c for c in frames[0].columns if "@" in c]
+    segments = [c for c in frames[0].columns if c.startswith("segment:")]
+    stacked = pl.concat([f.select(C.USER, *metrics, *segments) for f in frames])
+    return stacked.group_by(C.USER).agg(*[pl.col(m).mean() for m in metrics], *[pl.col(s).first() for s in segments])
+
+
+def pooled(ctx: dict[str, Any], variants: list[str], seeds: list[int]) -> list[dict[str, Any]]:
+    """For each variant with a control and two or more seeds in ``ctx["evals"]``: :func:`paired`
+    on the seed-averaged per-user metrics of arm and control."""
+    out = []
+    for variant in variants:
+        control = VARIANTS[variant][0]
+        both = [s for s in seeds if (variant, s) in ctx["evals"] and (control, s) in ctx["evals"]]
+        if control is None or len(both) < 2:
+            continue
+        ctl = seed_mean([ctx["evals"][(control, s)] for s in both])
+        arm = seed_mean([ctx["evals"][(variant, s)] for s in both])
+        out.append({"dataset": ctx["name"], "variant": variant, "control": control, "seeds": both,
+                     "paired_vs_control": paired(ctl, arm)})
     return out
 
 
@@ -330,13 +359,14 @@ def main() -> None:
     seeds = args.seeds[:1] if args.quick else args.seeds
     variants = list(dict.fromkeys(args.variants)) if args.arms_only else ordered(args.variants)
     results: list[dict[str, Any]] = []
+    pooled_rows: list[dict[str, Any]] = []
     if args.out.exists():  # keep earlier runs of other datasets/variants
         try:
             old = json.loads(args.out.read_text())
             if old.get("quick") == args.quick:
-                results = old.get("results", [])
+                results, pooled_rows = old.get("results", []), old.get("pooled", [])
         except (json.JSONDecodeError, OSError):
-            results = []
+            results, pooled_rows = [], []
     protocol = {"split": "leave_last_out", "candidates": "all_items", "history_masking": "-inf", "ties": "pessimistic",
                 "max_len": SASREC["max_len"], "metrics": ["HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20"],
                 "early_stopping": f"valid NDCG@10 every {args.eval_every} epoch(s) from epoch {args.valid_from}, "
@@ -359,7 +389,7 @@ def main() -> None:
                            if not (r["dataset"] == ds_name and r["variant"] == variant and r["seed"] == seed)]
                 results.append(row)
                 write_result(args.out, "expand_accuracy", results, quick=args.quick, protocol=protocol,
-                             device=args.device)
+                             device=args.device, extra={"pooled": pooled_rows})
                 m = row["metrics"]
                 lift = ""
                 pv = row["extra"].get("paired_vs_control", {}).get("all", {}).get("NDCG@10")
@@ -371,6 +401,15 @@ def main() -> None:
                       f"fit={row['seconds']['fit']:.0f}s{legs} "
                       f"epochs={row['extra']['epochs_run']} "
                       f"per_epoch={row['seconds']['per_epoch'] or 0:.1f}s{lift}", flush=True)
+        new = pooled(ctx, variants, seeds)
+        done = {pooled_key(entry) for entry in new}
+        pooled_rows = [entry for entry in pooled_rows if pooled_key(entry) not in done] + new
+        write_result(args.out, "expand_accuracy", results, quick=args.quick, protocol=protocol, device=args.device,
+                     extra={"pooled": pooled_rows})
+        for entry in new:
+            c = entry["paired_vs_control"]["all"]["NDCG@10"]
+            print(f"{ds_name:7s} {entry['variant']:20s} seeds {','.join(map(str, entry['seeds']))} pooled per user: "
+                  f"{c['relative_lift']:+.1%} (p={c['wilcoxon_pvalue']:.3g})", flush=True)
 
 
 if __name__ == "__main__":

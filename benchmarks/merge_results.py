@@ -6,7 +6,9 @@ rerunning the first ones. A merge is refused when the two files were not measure
 way (benchmark, ``quick`` or protocol differ) or when they share a (dataset, variant, seed)
 row with different numbers, since one of the two would then be silently thrown away. A row
 both files have with identical numbers (the same-seed control two runs trained) is kept once
-and listed, a free determinism check. Every merge is recorded in
+and listed, a free determinism check. Seed-pooled comparisons (the top-level ``pooled`` list of
+``expand_accuracy.py``, one entry per dataset, variant and set of seeds) merge the same way. Every
+merge is recorded in
 ``merged_from`` (when and at which commit each part was run, and which rows it brought).
 MAIN is replaced atomically; the EXTRA files are left as they are.
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 ROW_KEY = ("dataset", "variant", "seed")
+POOLED_KEY = ("dataset", "variant", "seeds")
 SAME = ("benchmark", "quick", "protocol")
 
 
@@ -32,6 +35,23 @@ def _key(row: dict[str, Any], path: Path) -> tuple:
     if missing:
         raise MergeError(f"{path}: a result row has no {', '.join(missing)} (expected keys {ROW_KEY})")
     return tuple(row[k] for k in ROW_KEY)
+
+
+def pooled_key(entry: dict[str, Any]) -> tuple:
+    """What identifies a seed-pooled comparison: dataset, variant and the seeds pooled."""
+    return tuple(tuple(entry[k]) if k == "seeds" else entry[k] for k in POOLED_KEY)
+
+
+def _merge_pooled(main: list[dict[str, Any]], extra: list[dict[str, Any]], main_path: Path,
+                  extra_path: Path) -> list[dict[str, Any]]:
+    """``main``'s pooled entries plus ``extra``'s new ones; the same entry with other numbers is refused."""
+    have = {pooled_key(e): e for e in main}
+    for entry in extra:
+        old = have.setdefault(pooled_key(entry), entry)
+        if old != entry:
+            raise MergeError(f"{extra_path}: pooled comparison {pooled_key(entry)} is already in {main_path} "
+                             "with other numbers; remove one of them first")
+    return list(have.values())
 
 
 def _numbers(row: dict[str, Any]) -> tuple:
@@ -69,6 +89,8 @@ def merge(main: dict[str, Any], extra: dict[str, Any], *, main_path: Path, extra
             )
     merged = dict(main)
     merged["results"] = list(main["results"]) + new
+    if main.get("pooled") or extra.get("pooled"):
+        merged["pooled"] = _merge_pooled(main.get("pooled", []), extra.get("pooled", []), main_path, extra_path)
     history = list(main.get("merged_from") or [_origin(main, main["results"])])
     history += extra.get("merged_from") or [_origin(extra, new)]
     if same:
