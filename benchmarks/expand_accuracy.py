@@ -19,8 +19,8 @@ state contrasted; ``-mean``: their mean; ``sasrec-bce+cl4srec``: the last state;
 ``-concat-coserec-views``: CoSeRec's view strengths); ``sasrec-ce+aug`` (online
 crop/mask/reorder views with probability 0.5 + DuoRec contrastive). Extra variants for
 dissection: ``sasrec-{bce,ce}+{online,cl4srec,duorec}``, ``sasrec-{bce,ce}+duorec-concat`` (DuoRec's
-pairs, every position's state contrasted), ``sasrec-ce+duorec-d0.2`` (DuoRec at dropout 0.2, paired
-with the dropout-0.2 control ``sasrec-ce-d0.2``), ``sasrec-bce+{repeatpad,slice,coserec}``
+pairs, every position's state contrasted), ``sasrec-ce+{duorec,cl4srec-concat}-d0.2`` (at dropout
+0.2, paired with the dropout-0.2 control ``sasrec-ce-d0.2``), ``sasrec-bce+{repeatpad,slice,coserec}``
 (offline item-row policies) and ``sasrec-{bce,ce}+reppad`` (RepPad on input/target pairs,
 ``SASRec(repeat_pad=True)``; ``sasrec-bce+reppad-delim`` with a delimiter between copies).
 
@@ -122,6 +122,9 @@ VARIANTS: dict[str, tuple[str | None, dict[str, Any], str | None]] = {
     # sequence are too far apart to be asked to agree (duorec_dissection.py)
     "sasrec-ce-d0.2": (None, {"loss": "ce", "dropout": 0.2}, None),
     "sasrec-ce+duorec-d0.2": ("sasrec-ce-d0.2", {"loss": "ce", "contrastive": "duorec", "dropout": 0.2}, None),
+    "sasrec-ce+cl4srec-concat-d0.2": (
+        "sasrec-ce-d0.2", {"loss": "ce", "contrastive": "cl4srec", "cl_representation": "concat", "dropout": 0.2}, None
+    ),
     # DuoRec's positives and negatives, contrasting every position's state as CL4SRec-concat does
     "sasrec-bce+duorec-concat": ("sasrec-bce", {"loss": "bce", "contrastive": "duorec", "cl_representation": "concat"}, None),
     "sasrec-ce+duorec-concat": ("sasrec-ce", {"loss": "ce", "contrastive": "duorec", "cl_representation": "concat"}, None),
