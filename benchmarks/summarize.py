@@ -385,8 +385,7 @@ def expand_overview(docs: list[dict[str, Any]]) -> list[str]:
            "over the seeds, arm vs control, paired Wilcoxon over users (all users; – where the run that "
            "paired the seeds did not record it). P1 early stopping (every 2 epochs, patience 5) unless the "
            "schedule says otherwise. A control row is listed once per run that holds it. The last column says "
-           "whether the "
-           "row reaches the published NDCG@10 figures the issue names: "
+           "whether the row reaches the published NDCG@10 figures the issue names: "
            + "; ".join(f"{ds.title()}: " + " / ".join(f"{n} {v:.4f}" for n, v in t.items())
                        for ds, t in PUBLISHED_NDCG10.items()) + ".", "",
            "| dataset | variant | schedule | seeds | NDCG@10 control → augmented | all users | seeds pooled | "
