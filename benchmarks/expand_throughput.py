@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 from recaug.data import Sequences  # noqa: E402
+from recaug.data.io import read  # noqa: E402
 from recaug.expand import (  # noqa: E402
     Crop,
     Insert,
@@ -53,19 +54,8 @@ def pin_one_core() -> None:
 
 def load_train(path: Path, limit: int | None = None) -> Sequences:
     """P1 training sequences: every user's items except the last two; item codes shifted to >= 2."""
-    try:
-        from recaug.data.io import read
-
-        dataset = read(path, format="s3rec")
-        seqs = Sequences.from_interactions(dataset.interactions)
-    except Exception:  # the reader is not there (or changed): a small NumPy parse does the same
-        rows, users = [], []
-        for u, line in enumerate(path.read_text().splitlines()):
-            parts = line.split()
-            if len(parts) > 1:
-                rows.append([int(x) + 1 for x in parts[1:]])  # file ids start at 1 -> codes start at 2
-                users.append(u)
-        seqs = Sequences.from_lists(rows, users)
+    dataset = read(path, format="s3rec")
+    seqs = Sequences.from_interactions(dataset.interactions)
     if limit is not None:
         seqs = seqs.take(np.arange(min(limit, len(seqs))))
     keep = np.maximum(seqs.lengths - 2, 0)
