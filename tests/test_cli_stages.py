@@ -180,6 +180,21 @@ def test_expand_policy_file_and_json(shop: Path, tmp_path: Path) -> None:
     assert doc["expand"]["policy"] == {"op": "reorder", "beta": 0.3} and doc["seed"] == 3
 
 
+def test_expand_counts_the_views_it_drops_as_too_short(shop: Path, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("policy: {op: crop, eta: 0.3}\nn_views: 2\nmin_length: 4\n", encoding="utf-8")
+    result = invoke("expand", shop, "--policy", policy, "-o", tmp_path / "x")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "x" / "summary.json").read_text())
+    train_users = pl.read_parquet(tmp_path / "x" / "split" / "train.parquet").get_column("user_id").n_unique()
+    assert summary["views"] == 2 * train_users
+    assert summary["views_dropped_short"] > 0
+    assert summary["sequences"] + summary["views_dropped_short"] == summary["views"]
+    lengths = pl.read_parquet(tmp_path / "x" / "sequences.parquet").group_by("sequence").len().get_column("len")
+    assert lengths.len() == summary["sequences"] and lengths.min() >= 4
+    assert f"{summary['views_dropped_short']:,} of {summary['views']:,} views" in result.output
+
+
 @pytest.mark.parametrize(
     "args",
     [

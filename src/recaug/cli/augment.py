@@ -127,7 +127,9 @@ def expand(
 
     Writes OUT/sequences.parquet (one row per item of each augmented view: sequence, user_id
     of the source user, item_id, source = op path, timestamp = position), OUT/provenance.json,
-    OUT/split/ and OUT/summary.json. MASK tokens are dropped (an offline mask acts as item dropout).
+    OUT/split/ and OUT/summary.json. MASK tokens are dropped (an offline mask acts as item dropout),
+    then views with fewer than ``min_length`` items (2 unless a policy file sets it); the summary
+    counts them (``views``, ``views_dropped_short``).
     """
     with reporting_errors():
         from recaug.cli._flow import load_data, make_split, split_settings, write_split
@@ -136,6 +138,7 @@ def expand(
 
         section = policy_section(op, policy, n_views)
         settings = split_settings(split)
+        config = ExpandConfig.model_validate(section)
         refuse_existing(output, force)
         t0 = time.perf_counter()
         dataset = load_data(data, format)
@@ -144,7 +147,7 @@ def expand(
 
         with atomic_dir(output, force=force) as folder:
             write_split(parts, folder / "split")
-            info = run_expand(ExpandConfig.model_validate(section), folder / "split", seed, folder)
+            info = run_expand(config, folder / "split", seed, folder)
             doc = {
                 "command": "expand",
                 "data": str(data),
@@ -160,7 +163,9 @@ def expand(
             return
         say(
             f"wrote {output}: {info['sequences']:,} augmented sequences ({info['rows_out']:,} rows) "
-            f"from {info['rows_in']:,} training rows in {doc['seconds']:.2f} s"
+            f"from {info['rows_in']:,} training rows in {doc['seconds']:.2f} s; "
+            f"{info['views_dropped_short']:,} of {info['views']:,} views had fewer than {config.min_length} items "
+            "left and were dropped (min_length)"
         )
 
 

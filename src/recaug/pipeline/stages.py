@@ -209,7 +209,7 @@ def run_expand(cfg: ExpandConfig, split_dir: Path, seed: int, out: Path) -> dict
 
     Models learn from interactions, whose item codes exclude PAD/MASK, so MASK/PAD tokens an
     operation leaves are removed (an offline mask acts as item dropout); views shorter than
-    ``min_length`` are dropped.
+    ``min_length`` are dropped and counted (``views_dropped_short``).
     """
     from recaug.expand import expand_training, from_config
 
@@ -231,10 +231,13 @@ def run_expand(cfg: ExpandConfig, split_dir: Path, seed: int, out: Path) -> dict
     frame = frame.with_columns(pl.int_range(pl.len()).over("sequence").cast(pl.Int64).alias(C.TIME))
     frame.write_parquet(out / "sequences.parquet")
     _dump(out / "provenance.json", expanded.provenance)
+    kept = frame.get_column("sequence").n_unique() if frame.height else 0
     return {
         "rows_in": len(split.train),
         "rows_out": frame.height,
-        "sequences": frame.get_column("sequence").n_unique() if frame.height else 0,
+        "sequences": kept,
+        "views": len(seqs),
+        "views_dropped_short": len(seqs) - kept,
         "special_tokens_removed": special,
     }
 
