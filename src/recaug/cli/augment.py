@@ -11,7 +11,7 @@ import copy
 import logging
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
@@ -36,6 +36,9 @@ from recaug.cli._common import (
     write_json,
 )
 from recaug.errors import ConfigError
+
+if TYPE_CHECKING:
+    from recaug.pipeline.config import ExpandConfig
 
 log = logging.getLogger("recaug.cli")
 
@@ -67,8 +70,8 @@ def parse_op(text: str) -> dict[str, Any]:
     return {"op": name.strip(), **params}
 
 
-def policy_section(ops: list[str] | None, policy: Path | None, n_views: int | None) -> dict[str, Any]:
-    """The pipeline's ``expand`` section from ``--op`` flags or a policy YAML file."""
+def expand_config(ops: list[str] | None, policy: Path | None, n_views: int | None) -> ExpandConfig:
+    """The pipeline's ``expand`` section, validated, from ``--op`` flags or a policy YAML file."""
     if bool(ops) == (policy is not None):
         raise ConfigError("give either --op (repeatable) or --policy FILE.yaml")
     section: dict[str, Any] = {}
@@ -99,7 +102,7 @@ def policy_section(ops: list[str] | None, policy: Path | None, n_views: int | No
     except ValidationError as exc:
         raise ConfigError(format_errors(exc, prefix=("expand",))) from None
     from_config(copy.deepcopy(cfg.policy))  # unknown ops / keys -> ConfigError now, before any work
-    return cfg.model_dump(mode="json")
+    return cfg
 
 
 def expand(
@@ -133,12 +136,10 @@ def expand(
     """
     with reporting_errors():
         from recaug.cli._flow import load_data, make_split, split_settings, write_split
-        from recaug.pipeline.config import ExpandConfig
         from recaug.pipeline.stages import run_expand
 
-        section = policy_section(op, policy, n_views)
+        config = expand_config(op, policy, n_views)
         settings = split_settings(split)
-        config = ExpandConfig.model_validate(section)
         refuse_existing(output, force)
         t0 = time.perf_counter()
         dataset = load_data(data, format)
@@ -152,7 +153,7 @@ def expand(
                 "command": "expand",
                 "data": str(data),
                 "split": settings,
-                "expand": section,
+                "expand": config.model_dump(mode="json"),
                 "seed": seed,
                 **info,
                 "seconds": round(time.perf_counter() - t0, 4),
