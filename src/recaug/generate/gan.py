@@ -62,7 +62,7 @@ from recaug.generate.base import module_state, unprefixed
 from recaug.generate.registry import register
 from recaug.generate.setbased import Holdout, SetSynthesizer
 from recaug.models.inputs import sparse_rows_to_dense
-from recaug.models.training import adam, fit_loop
+from recaug.models.training import adam, fit_loop, seeded_torch
 
 log = logging.getLogger("recaug.generate")
 CONDITIONS = ("user", "noise")
@@ -188,9 +188,9 @@ class GANSynthesizer(SetSynthesizer):
 
     def _new_nets(self) -> None:
         assert self.item_space_ is not None
-        torch.manual_seed(self.seed)
-        self.generator_ = _Generator(self.item_space_, self.noise_dim, self.hidden).to(self.torch_device)
-        self.discriminator_ = _Discriminator(self.item_space_, self.hidden).to(self.torch_device)
+        with seeded_torch(self.seed):
+            self.generator_ = _Generator(self.item_space_, self.noise_dim, self.hidden).to(self.torch_device)
+            self.discriminator_ = _Discriminator(self.item_space_, self.hidden).to(self.torch_device)
 
     def _fit_net(self, train: Interactions, holdout: Holdout | None) -> None:
         matrix, users = self._training_matrix(train)

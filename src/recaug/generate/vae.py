@@ -33,7 +33,7 @@ from recaug.generate.registry import register
 from recaug.generate.setbased import Holdout, SetSynthesizer
 from recaug.models.inputs import sparse_rows_to_torch
 from recaug.models.nets.vae import VAENet
-from recaug.models.training import fit_loop
+from recaug.models.training import fit_loop, seeded_torch
 
 
 @register
@@ -92,9 +92,9 @@ class VAESynthesizer(SetSynthesizer):
         }
 
     def _new_net(self) -> VAENet:
-        torch.manual_seed(self.seed)
         assert self.item_space_ is not None
-        return VAENet(self.item_space_, self.hidden_dims, self.latent_dim, self.dropout).to(self.torch_device)
+        with seeded_torch(self.seed):
+            return VAENet(self.item_space_, self.hidden_dims, self.latent_dim, self.dropout).to(self.torch_device)
 
     def _fit_net(self, train: Interactions, holdout: Holdout | None) -> None:
         matrix, users = self._training_matrix(train)

@@ -18,7 +18,14 @@ from torch import nn
 from recaug.data.interactions import Interactions
 from recaug.errors import ConfigError
 from recaug.models.base import Recommender, resolve_device
-from recaug.models.training import BatchLoss, TrainConfig, fit_loop, num_threads, validation_data
+from recaug.models.training import (
+    BatchLoss,
+    TrainConfig,
+    fit_loop,
+    num_threads,
+    seeded_torch,
+    validation_data,
+)
 
 _MODULE_PREFIX = "module."
 
@@ -62,8 +69,8 @@ class NeuralRecommender(Recommender):
         return resolve_device(self.device)
 
     def _new_module(self) -> nn.Module:
-        torch.manual_seed(self.seed)
-        return self._build_module().to(self.torch_device)
+        with seeded_torch(self.seed):
+            return self._build_module().to(self.torch_device)
 
     def _start_module(self, init_from: NeuralRecommender | None) -> nn.Module:
         """A fresh network, or one that starts from the weights of the fitted ``init_from``.

@@ -132,19 +132,21 @@ class NextItemRecommender(NeuralRecommender):
 
     def _rows(
         self, seqs: Sequences, side: str, weights: np.ndarray | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """``(rows, max_len + 1)`` int64 training rows; rows without a usable target dropped.
 
-        With ``weights`` (aligned with ``seqs.items``), also the matching float32 weight rows.
+        Also each row's random-stream key (:func:`row_keys`) and, with ``weights`` (aligned
+        with ``seqs.items``), the matching float32 weight rows.
         """
         width = self.max_len + 1
         rows = padded_items(seqs, width, self.item_space_ or 0, side=side)
         inputs, targets = rows[:, :-1], rows[:, 1:]
         useful = ((inputs != C.PAD_ID) & (targets >= C.N_RESERVED)).any(dim=1)
+        keys = torch.from_numpy(row_keys(seqs.users))[useful].contiguous()
         if weights is None:
-            return rows[useful].contiguous(), None
+            return rows[useful].contiguous(), keys, None
         w = torch.from_numpy(seqs.to_padded(width, pad=0.0, side=side, values=weights))
-        return rows[useful].contiguous(), w[useful].contiguous()
+        return rows[useful].contiguous(), keys, w[useful].contiguous()
 
     def fit(
         self,
@@ -178,7 +180,7 @@ class NextItemRecommender(NeuralRecommender):
             if sequences is None
             else getattr(sequences, "sequences", sequences)
         )
-        full, full_weights = self._rows(seqs, side, weights)
+        full, full_keys, full_weights = self._rows(seqs, side, weights)
         inputs, targets = full[:, :-1], full[:, 1:]
         target_weights = None if full_weights is None else full_weights[:, 1:]
         contexts = cl.context(inputs, targets, side) if self.contrastive else inputs
@@ -218,14 +220,15 @@ class NextItemRecommender(NeuralRecommender):
 
         def batch_loss(rows: torch.Tensor) -> torch.Tensor:
             epoch_s = epoch_seed(self.seed, state["epoch"])
+            row_key = full_keys[rows]  # random streams follow the user, not the row's position
             if online is not None:
                 batch = cl.augment_rows(
-                    online, full[rows], epoch_seed(epoch_s, 0), rows, n_views=self.n_views, side=side
+                    online, full[rows], epoch_seed(epoch_s, 0), row_key, n_views=self.n_views, side=side
                 )
                 x_b, y_b = batch[:, :-1], batch[:, 1:]
-                keys = rows.repeat_interleave(self.n_views)
+                keys, row_ids = row_key.repeat_interleave(self.n_views), rows.repeat_interleave(self.n_views)
             else:
-                x_b, y_b, keys = inputs[rows], targets[rows], rows
+                x_b, y_b, keys, row_ids = inputs[rows], targets[rows], row_key, rows
             w_b = None if target_weights is None else target_weights[rows]
             if self.repeat_pad:
                 u = hash_uniform(epoch_seed(epoch_s, 3), keys.numpy())
@@ -259,12 +262,12 @@ class NextItemRecommender(NeuralRecommender):
             )
             if self.cl_weight > 0 and views is not None:
                 loss = loss + self.cl_weight * self._cl4srec(
-                    encode, views, contexts[rows], rows, epoch_s, side
+                    encode, views, contexts[rows], row_key, epoch_s, side
                 )
             if self.cl_weight > 0 and index is not None:
                 anchors = torch.cat(anchor_parts)[torch.argsort(torch.cat(order))]
                 loss = loss + self.cl_weight * self._duorec(
-                    encode, index, anchors, x_b, y_b, cspan, keys, contexts, cl_gen, side
+                    encode, index, anchors, x_b, y_b, cspan, row_ids, contexts, cl_gen, side
                 )
             return loss
 
@@ -295,7 +298,7 @@ class NextItemRecommender(NeuralRecommender):
         x_b: torch.Tensor,
         y_b: torch.Tensor,
         span: torch.Tensor,
-        keys: torch.Tensor,
+        row_ids: torch.Tensor,
         contexts: torch.Tensor,
         generator: torch.Generator,
         side: str,
@@ -305,7 +308,7 @@ class NextItemRecommender(NeuralRecommender):
         ok = (span > 0) & (t >= C.N_RESERVED)
         if not bool(ok.any()):
             return anchors.sum() * 0.0
-        partner = index.partners(t, keys, generator)
+        partner = index.partners(t, row_ids, generator)
         has = (partner >= 0).unsqueeze(1)
         x_pos = torch.where(has, contexts[partner.clamp_min(0)], cl.context(x_b, y_b, side))
         mask = ok.to(anchors.device)
@@ -335,6 +338,24 @@ class NextItemRecommender(NeuralRecommender):
                     h = hidden[torch.arange(len(rows), device=device), last]
                 scores[rows] = (h @ net.item_embedding.weight.T).cpu()
         return finish_scores(scores)
+
+
+def row_keys(users: np.ndarray) -> np.ndarray:
+    """Random-stream key of each training row: its user code, made unique per user.
+
+    A user's ``k``-th row (offline-expanded data has several rows per user) gets
+    ``user + k * (max user + 1)``, so a user's views do not depend on which rows come before
+    it, on batch order or on which rows are dropped as unusable.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    if len(users) == 0:
+        return users
+    order = np.argsort(users, kind="stable")
+    sorted_users = users[order]
+    starts = np.r_[0, np.flatnonzero(sorted_users[1:] != sorted_users[:-1]) + 1]
+    occurrence = np.empty(len(users), dtype=np.int64)
+    occurrence[order] = np.arange(len(users)) - np.repeat(starts, np.diff(np.r_[starts, len(users)]))
+    return users + occurrence * (int(users.max()) + 1)
 
 
 def _trim(x: torch.Tensor, width: int, side: str) -> torch.Tensor:

@@ -149,6 +149,26 @@ def num_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@contextlib.contextmanager
+def seeded_torch(seed: int, device: torch.device | str | None = None) -> Iterator[None]:
+    """Run the block with torch's global generators seeded from ``seed``, then put them back.
+
+    Dropout and ``scaled_dot_product_attention`` draw from the global generator and take no
+    ``generator`` argument; forking it keeps a fit a pure function of its seed whatever the
+    process drew before, and leaves the caller's own random state exactly as it was.
+    """
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    devices = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(seed))
+        yield
+
+
+#: added to a model's seed for the global stream of its training loop (dropout), so it differs
+#: from the stream that initialised the weights
+TRAIN_STREAM = 3
+
+
 class _Reporter:
     """A rich progress bar on a TTY, otherwise one log line per epoch."""
 
@@ -233,14 +253,16 @@ def fit_loop(
         optimizer.load_state_dict(saved["optimizer"])
         for name, obj in extra_state.items():
             obj.load_state_dict(saved["extra"][name])
-        ckpt.restore_rng_states(saved["rng"], generators)
         history, best_state, model.best_epoch_ = saved["history"], saved["best_state"], saved["best_epoch"]
         best_value, stale = saved["best_value"], saved["stale"]
         first = config.epochs + 1 if saved["stopped"] else saved["epoch"] + 1
     model.history_ = history
     reporter = _Reporter(type(model).__name__, config.epochs, config.progress)
+    device = next((p.device for p in module.parameters()), None)
     try:
-        with num_threads(config.threads):
+        with num_threads(config.threads), seeded_torch(int(getattr(model, "seed", 0)) + TRAIN_STREAM, device):
+            if saved is not None:  # inside the fork: the global streams resume where they were
+                ckpt.restore_rng_states(saved["rng"], generators)
             for epoch in range(first, config.epochs + 1):
                 start = time.perf_counter()
                 if on_epoch is not None:
