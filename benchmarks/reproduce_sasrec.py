@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from _common import dataset_file, parser, peak_memory_mb, write_result
@@ -20,6 +21,7 @@ from recaug.data.io import read
 from recaug.evaluate import Evaluator
 from recaug.models import get_model_class
 from recaug.split import LeaveLastOut
+from recaug.split.repeats import DEFAULT_REPEATS, REPEAT_POLICIES
 
 #: published all-item SASRec-BCE numbers (S3Rec paper, Table 2)
 PUBLISHED = {
@@ -37,6 +39,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "multvae": ("multvae", {}),
     "gru4rec": ("gru4rec", {}),
     "sasrec-bce": ("sasrec", {**SASREC, "loss": "bce"}),
+    # the post-LayerNorm, 4d-GELU block of the S3Rec/ICLRec/RepPad code behind the published P1 figures
+    "sasrec-bce-postln": ("sasrec", {**SASREC, "loss": "bce", "block": "post_ln"}),
     "sasrec-ce": ("sasrec", {**SASREC, "loss": "ce"}),
     "sasrec-ssm": ("sasrec", {**SASREC, "loss": "sampled_softmax", "n_negatives": 256}),
     # CL4SRec auxiliary loss (defaults: crop/mask/reorder views, weight 0.1, temperature 1.0)
@@ -51,15 +55,19 @@ def run_one(dataset: Any, split: Any, variant: str, seed: int, args: Any) -> dic
     cls = get_model_class(name)
     neural = name not in ("pop", "itemknn")
     if neural:
-        params.update(epochs=args.epochs, patience=args.patience, threads=args.threads, eval_every=args.eval_every)
+        params.update(epochs=args.epochs, patience=args.patience, threads=args.threads, eval_every=args.eval_every,
+                      valid_repeats=args.repeats)
         if args.quick:
             params.update(epochs=min(args.epochs, 3))
+        if args.checkpoint_dir is not None:  # per-epoch state: a killed run resumes where it stopped
+            args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            params["checkpoint"] = str(args.checkpoint_dir / f"{args.current_dataset}-{variant}-{seed}.ckpt")
     model = cls(seed=seed, device=args.device, **params)
     t0 = time.perf_counter()
     model.fit(split.train, split.valid, item_space=dataset.vocab.item_space)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    result = Evaluator(ks=(5, 10, 20)).evaluate(model, split, "test", item_categories=dataset)
+    result = Evaluator(ks=(5, 10, 20), repeats=args.repeats).evaluate(model, split, "test", item_categories=dataset)
     eval_s = time.perf_counter() - t0
     history = getattr(model, "history_", []) or []
     epochs = [h for h in history if "seconds" in h]
@@ -83,12 +91,12 @@ def run_one(dataset: Any, split: Any, variant: str, seed: int, args: Any) -> dic
         },
         "peak_memory_mb": peak_memory_mb(),
         "extra": {
-            "params": params,
+            "params": {k: v for k, v in params.items() if k != "checkpoint"},
             "epochs_run": len(epochs),
             "best_epoch": getattr(model, "best_epoch_", None),
             "train_sequences": int(split.train.n_users),
             "train_sequences_per_second": (split.train.n_users / per_epoch) if per_epoch else None,
-            "published": PUBLISHED.get(args.current_dataset) if variant == "sasrec-bce" else None,
+            "published": PUBLISHED.get(args.current_dataset) if variant.startswith("sasrec-bce") else None,
         },
     }
 
@@ -105,6 +113,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (1 is fastest on a shared 2-core machine)")
     p.add_argument("--eval-every", type=int, default=1, help="validate every N epochs (patience counts validations)")
+    p.add_argument("--checkpoint-dir", type=Path, default=None, help="save each fit's state every epoch here")
+    p.add_argument("--repeats", default=DEFAULT_REPEATS, choices=REPEAT_POLICIES,
+                   help="a test item the user already had: masked with the history (P1) or ranked")
     args = p.parse_args()
     variants = args.models or [f"sasrec-{'ssm' if loss == 'sampled_softmax' else loss}" for loss in (args.loss or ["bce"])]
     results: list[dict[str, Any]] = []
@@ -117,6 +128,7 @@ def main() -> None:
             results = []
     protocol = {"split": "leave_last_out", "candidates": "all_items", "history_masking": "-inf", "ties": "pessimistic",
                 "max_len": 50, "metrics": ["HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20"],
+                "repeats": args.repeats,
                 "early_stopping": f"valid NDCG@10 every {args.eval_every} epoch(s), patience {args.patience} validations"}
     for ds_name in args.dataset:
         args.current_dataset = ds_name

@@ -30,11 +30,11 @@ def successor_split():
     return LeaveLastOut().split(Interactions.from_arrays(users, items))
 
 
-@pytest.mark.parametrize("loss", ["bce", "ce"])
-def test_learns_deterministic_successor(successor_split, loss):
+@pytest.mark.parametrize(("loss", "block"), [("bce", "pre_ln"), ("ce", "pre_ln"), ("bce", "post_ln")])
+def test_learns_deterministic_successor(successor_split, loss, block):
     split = successor_split
     model = SASRec(
-        hidden=16, n_layers=1, n_heads=1, dropout=0.1, max_len=10, loss=loss,
+        hidden=16, n_layers=1, n_heads=1, dropout=0.1, max_len=10, loss=loss, block=block,
         epochs=40, batch_size=16, lr=1e-2, patience=5, device="cpu", seed=0, progress=False,
     )  # fmt: skip
     model.fit(split.train, split.valid)
@@ -46,9 +46,12 @@ def test_learns_deterministic_successor(successor_split, loss):
     assert model.best_epoch_ is not None
 
 
-def test_scores_do_not_depend_on_batch_mates():
+@pytest.mark.parametrize("block", ["pre_ln", "post_ln"])
+def test_scores_do_not_depend_on_batch_mates(block):
     train = Interactions.from_arrays([0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1], [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4])
-    model = SASRec(hidden=8, n_heads=2, max_len=6, epochs=2, batch_size=2, device="cpu", progress=False)
+    model = SASRec(
+        hidden=8, n_heads=2, max_len=6, epochs=2, batch_size=2, device="cpu", progress=False, block=block
+    )
     model.fit(train)
     alone = model.score(Sequences.from_lists([[4, 5]]))
     mixed = model.score(Sequences.from_lists([[2, 3, 4, 5, 6, 7, 8, 9], [4, 5], []]))
@@ -63,3 +66,21 @@ def test_sampled_softmax_trains_and_bad_loss_is_rejected(successor_split):
     assert len(model.history_) == 2 and np.isfinite(model.history_[-1]["loss"])
     with pytest.raises(ConfigError):
         SASRec(loss="hinge")
+
+
+def test_post_ln_block_is_the_s3rec_network():
+    """The S3Rec/ICLRec block: 4d GELU feed-forward, layer norm on embeddings, none at the end."""
+    from recaug.models.nets.sasrec import SASRecNet
+
+    post = SASRecNet(30, max_len=5, hidden=8, n_layers=2, n_heads=2, dropout=0.0, block="post_ln")
+    pre = SASRecNet(30, max_len=5, hidden=8, n_layers=2, n_heads=2, dropout=0.0)
+    assert post.blocks[0].ffn[0].out_features == 32 and isinstance(post.blocks[0].ffn[1], torch.nn.GELU)
+    assert pre.blocks[0].ffn[0].out_features == 8
+    assert isinstance(post.final_norm, torch.nn.Identity) and isinstance(post.embedding_norm, torch.nn.LayerNorm)
+    # post-LN: every position's output is layer-normalised (mean 0, std 1 before affine = identity init)
+    out = post.eval()(torch.tensor([[0, 2, 3, 4, 5]]))[0, 1:]
+    torch.testing.assert_close(out.mean(-1), torch.zeros(4), atol=1e-5, rtol=0)
+    with pytest.raises(ConfigError, match="block"):
+        SASRec(block="postln")
+    saved = SASRec(block="post_ln").config()
+    assert saved["block"] == "post_ln"

@@ -12,6 +12,9 @@ Augmentation inside training (all optional, see :mod:`recaug.models.contrastive`
 (dropout view + same-target positive) adds ``cl_weight * InfoNCE(temperature=cl_temperature)``
 (``cl_representation``: what is contrasted; by default every position's state for CL4SRec,
 the last state for DuoRec);
+``block="post_ln"`` swaps the original SASRec block (pre-LayerNorm, d -> d ReLU FFN, sqrt(d)
+embedding scale) for the one of the S3Rec/ICLRec/RepPad code (post-LayerNorm, d -> 4d GELU,
+LayerNorm on the embeddings), the network behind those papers' P1 tables.
 ``repeat_pad=True`` fills the padding of short training rows with repeats (RepPad;
 ``repeat_pad_delimiter=True`` for the variant with a PAD pair between copies).
 """
@@ -22,9 +25,10 @@ from typing import Any
 
 from torch import nn
 
+from recaug.errors import ConfigError
 from recaug.expand import Augmenter
 from recaug.models.base import register
-from recaug.models.nets.sasrec import SASRecNet
+from recaug.models.nets.sasrec import BLOCKS, SASRecNet
 from recaug.models.sequential import NextItemRecommender
 
 
@@ -43,6 +47,7 @@ class SASRec(NextItemRecommender):
         n_layers: int = 2,
         n_heads: int = 2,
         dropout: float = 0.5,
+        block: str = "pre_ln",
         loss: str = "bce",
         n_negatives: int = 100,
         augmenter: Augmenter | dict[str, Any] | None = None,
@@ -83,6 +88,9 @@ class SASRec(NextItemRecommender):
         self.n_layers = n_layers
         self.n_heads = n_heads
         self.dropout = dropout
+        if block not in BLOCKS:
+            raise ConfigError(f"block must be one of {BLOCKS}, got {block!r}")
+        self.block = block
 
     def config(self) -> dict[str, Any]:
         """Constructor settings."""
@@ -91,11 +99,12 @@ class SASRec(NextItemRecommender):
             "n_layers": self.n_layers,
             "n_heads": self.n_heads,
             "dropout": self.dropout,
+            "block": self.block,
         }
         return {**super().config(), **arch}
 
     def _build_module(self) -> nn.Module:
         assert self.item_space_ is not None
         return SASRecNet(
-            self.item_space_, self.max_len, self.hidden, self.n_layers, self.n_heads, self.dropout
+            self.item_space_, self.max_len, self.hidden, self.n_layers, self.n_heads, self.dropout, self.block
         )

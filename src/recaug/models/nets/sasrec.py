@@ -1,10 +1,19 @@
 """``SASRecNet``: self-attentive sequential recommendation (Kang & McAuley 2018).
 
-Item embedding (scaled by sqrt(d)) + learned positional embedding, dropout, then ``n_layers``
-blocks of [layer norm -> causal multi-head self-attention -> residual -> layer norm ->
-point-wise FFN -> residual], a final layer norm. The output is scored against the same item
-embedding. Rows are left-padded, so the last column always holds the most recent item; a
-query never attends to a padding key (except itself, so all-padding rows stay finite).
+Two blocks (``block=``):
+
+* ``"pre_ln"`` (default; the original SASRec code): item embedding scaled by sqrt(d) +
+  learned positional embedding, dropout, then ``n_layers`` blocks of [layer norm -> causal
+  multi-head self-attention -> residual -> layer norm -> point-wise FFN d -> d (ReLU) ->
+  residual], a final layer norm.
+* ``"post_ln"`` (the S3Rec / CoSeRec / ICLRec / RepPad code family, whose P1 tables the
+  benchmarks compare with): item + positional embedding unscaled, layer norm, dropout, then
+  blocks of [self-attention -> dropout -> layer norm(x + .) -> FFN d -> 4d (GELU) -> d ->
+  dropout -> layer norm(x + .)], no final norm.
+
+The output is scored against the same item embedding. Rows are left-padded, so the last
+column always holds the most recent item; a query never attends to a padding key (except
+itself, so all-padding rows stay finite).
 """
 
 from __future__ import annotations
@@ -75,6 +84,31 @@ class _Block(nn.Module):
         return (x + self.ffn(x)) * keep
 
 
+class _PostLNBlock(nn.Module):
+    """Transformer block of the S3Rec/ICLRec code: residual first, layer norm after, 4d GELU FFN."""
+
+    def __init__(self, hidden: int, n_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.attn = _SelfAttention(hidden, n_heads, dropout)
+        self.attn_dropout = _Dropout(dropout)
+        self.attn_norm = nn.LayerNorm(hidden, eps=1e-12)
+        self.ffn = nn.Sequential(
+            nn.Linear(hidden, 4 * hidden),
+            nn.GELU(),
+            nn.Linear(4 * hidden, hidden),
+            _Dropout(dropout),
+        )
+        self.ffn_norm = nn.LayerNorm(hidden, eps=1e-12)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        x = self.attn_norm(x + self.attn_dropout(self.attn(x, x, mask)))
+        return self.ffn_norm(x + self.ffn(x)) * keep
+
+
+#: the transformer blocks ``SASRecNet(block=...)`` offers
+BLOCKS = ("pre_ln", "post_ln")
+
+
 class SASRecNet(nn.Module):
     """Left-padded item rows ``(B, L <= max_len)`` -> hidden states ``(B, L, hidden)``."""
 
@@ -88,15 +122,22 @@ class SASRecNet(nn.Module):
         n_layers: int = 2,
         n_heads: int = 2,
         dropout: float = 0.5,
+        block: str = "pre_ln",
     ) -> None:
         super().__init__()
+        if block not in BLOCKS:
+            raise ValueError(f"block must be one of {BLOCKS}, got {block!r}")
         self.max_len = max_len
         self.item_embedding = nn.Embedding(item_space, hidden, padding_idx=C.PAD_ID)
         self.position_embedding = nn.Embedding(max_len, hidden)
         self.dropout = _Dropout(dropout)
-        self.blocks = nn.ModuleList(_Block(hidden, n_heads, dropout) for _ in range(n_layers))
-        self.final_norm = nn.LayerNorm(hidden, eps=1e-8)
-        self.scale = math.sqrt(hidden)
+        post = block == "post_ln"
+        kind = _PostLNBlock if post else _Block
+        self.blocks = nn.ModuleList(kind(hidden, n_heads, dropout) for _ in range(n_layers))
+        # pre-LN normalises once at the end, post-LN once on the embeddings
+        self.embedding_norm = nn.LayerNorm(hidden, eps=1e-12) if post else nn.Identity()
+        self.final_norm = nn.Identity() if post else nn.LayerNorm(hidden, eps=1e-8)
+        self.scale = 1.0 if post else math.sqrt(hidden)
         self.apply(self._init)
         with torch.no_grad():
             self.item_embedding.weight[C.PAD_ID].zero_()
@@ -115,7 +156,7 @@ class SASRecNet(nn.Module):
         keep = real.unsqueeze(-1).to(self.item_embedding.weight.dtype)
         positions = torch.arange(self.max_len - n, self.max_len, device=items.device)
         x = self.item_embedding(items) * self.scale + self.position_embedding(positions)
-        x = self.dropout(x) * keep
+        x = self.dropout(self.embedding_norm(x)) * keep
         eye = torch.eye(n, dtype=torch.bool, device=items.device)
         causal = torch.ones(n, n, dtype=torch.bool, device=items.device).tril()
         mask = (causal & (real.view(b, 1, 1, n) | eye)).expand(b, 1, n, n)
