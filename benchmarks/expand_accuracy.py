@@ -58,6 +58,7 @@ from recaug.atomic import atomic_dir
 from recaug.data import Interactions
 from recaug.data.io import read
 from recaug.evaluate import Evaluator, HistoryLength, NewUsers, compare
+from recaug.evaluate.stats import pool_seeds, seed_level_test
 from recaug.expand import expand_training, from_config
 from recaug.models import SASRec, losses
 from recaug.split import LeaveLastOut
@@ -180,29 +181,17 @@ def paired(control: pl.DataFrame, treatment: pl.DataFrame) -> dict[str, Any]:
     return out
 
 
-def seed_mean(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """Per-user metrics averaged over the seeds' per-user frames (the same users: one split).
-
-    A paired test on these tests the seed-averaged model pair over users, so a lift that every
-    seed shows but no single seed makes significant can be judged as a whole.
-    """
-    metrics = [c for c in frames[0].columns if "@" in c]
-    segments = [c for c in frames[0].columns if c.startswith("segment:")]
-    stacked = pl.concat([f.select(C.USER, *metrics, *segments) for f in frames])
-    return stacked.group_by(C.USER).agg(*[pl.col(m).mean() for m in metrics], *[pl.col(s).first() for s in segments])
-
-
 def pooled(ctx: dict[str, Any], variants: list[str], seeds: list[int]) -> list[dict[str, Any]]:
     """For each variant with a control and two or more seeds in ``ctx["evals"]``: :func:`paired`
-    on the seed-averaged per-user metrics of arm and control."""
+    on the seed-averaged per-user metrics of arm and control (``recaug.evaluate.stats.pool_seeds``)."""
     out = []
     for variant in variants:
         control = VARIANTS[variant][0]
         both = [s for s in seeds if (variant, s) in ctx["evals"] and (control, s) in ctx["evals"]]
         if control is None or len(both) < 2:
             continue
-        ctl = seed_mean([ctx["evals"][(control, s)] for s in both])
-        arm = seed_mean([ctx["evals"][(variant, s)] for s in both])
+        ctl = pool_seeds([ctx["evals"][(control, s)] for s in both])
+        arm = pool_seeds([ctx["evals"][(variant, s)] for s in both])
         out.append({"dataset": ctx["name"], "variant": variant, "control": control, "seeds": both,
                      "paired_vs_control": paired(ctl, arm)})
     return out
@@ -411,8 +400,11 @@ def main() -> None:
                      extra={"pooled": pooled_rows})
         for entry in new:
             c = entry["paired_vs_control"]["all"]["NDCG@10"]
+            seed = seed_level_test(control=[ctx["evals"][(entry["control"], s)] for s in entry["seeds"]],
+                                   treatment=[ctx["evals"][(entry["variant"], s)] for s in entry["seeds"]])
+            level = seed.reason if seed.pvalue is None else f"{seed.mean_lift:+.1%} (p={seed.pvalue:.3g})"
             print(f"{ds_name:7s} {entry['variant']:20s} seeds {','.join(map(str, entry['seeds']))} pooled per user: "
-                  f"{c['relative_lift']:+.1%} (p={c['wilcoxon_pvalue']:.3g})", flush=True)
+                  f"{c['relative_lift']:+.1%} (p={c['wilcoxon_pvalue']:.3g}); seed level: {level}", flush=True)
 
 
 if __name__ == "__main__":

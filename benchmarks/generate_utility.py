@@ -370,8 +370,9 @@ def main() -> None:
             valid_hits = synthetic.frame.join(split.valid.frame, on=[C.USER, C.ITEM], how="semi").height
             if args.held_out_hits == "drop":
                 synthetic = Interactions(synthetic.frame.join(held, on=[C.USER, C.ITEM], how="anti"))
+            # after the drop above, "error" asserts that no held-out pair is left (as before keep became the default)
             fuser = Fuser(only_users_with_at_most=args.short, allow_new_users=False, seed=seed,
-                          weight=args.synthetic_weight)
+                          weight=args.synthetic_weight, held_out_hits="error")
             arm = f"+{s_name}" + (f"-w{args.synthetic_weight:g}" if args.synthetic_weight is not None else "")
             arm += f"-t{args.complete_temperature:g}" if args.complete_temperature is not None else ""
             arm += "-h" if "holdout_users" in cfg else ""

@@ -15,6 +15,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from recaug.evaluate.stats import SeedLevelTest, Significance, joint_significance, seed_level_test
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 README = HERE / "README.md"
@@ -153,10 +155,48 @@ def _lifts_and_ps(rs: list[dict[str, Any]], seg: str, against: str = "paired_vs_
     return [c.get("relative_lift") for c in cs], [c.get("wilcoxon_pvalue") for c in cs]
 
 
-def _lift(rs: list[dict[str, Any]], seg: str, against: str = "paired_vs_control") -> str:
+#: Marks a row whose lift is significant by both tests (see :func:`_evidence`).
+SIGNIFICANT = "✓"
+SIGNIFICANCE_NOTE = (f"{SIGNIFICANT} = significant: the per-user paired Wilcoxon test (seeds pooled where the run "
+                     "recorded it, else every seed's own) and the seed-level t-test (the per-seed lifts against 0, "
+                     "each seed one observation) both p < 0.05; 'seeds p' is that seed-level p-value")
+
+
+def _seed_level(rs: list[dict[str, Any]], seg: str, against: str = "paired_vs_control") -> SeedLevelTest:
+    """The seed-level test of the runs' relative NDCG@10 lifts in ``seg`` (``recaug.evaluate.stats``);
+    runs of the same seed (a rerun on later code) count once, with their mean lift."""
+    by_seed: dict[int, list[float]] = defaultdict(list)
+    for r in rs:
+        c = r.get("extra", {}).get(against, {}).get(seg, {}).get("NDCG@10")
+        if c:
+            lift = c.get("relative_lift")
+            by_seed[r["seed"]].append(math.inf if lift is None else lift)
+    return seed_level_test([statistics.mean(v) for v in by_seed.values()])
+
+
+def _evidence(rs: list[dict[str, Any]], seg: str, against: str = "paired_vs_control",
+              pooled: dict[str, Any] | None = None) -> tuple[SeedLevelTest, Significance]:
+    """Seed-level test and the joint decision (per-user test: ``pooled``, else every run's own)."""
+    seed = _seed_level(rs, seg, against)
+    per_seed = [c for r in rs if (c := r.get("extra", {}).get(against, {}).get(seg, {}).get("NDCG@10"))]
+    return seed, joint_significance(seed, pooled=pooled, per_seed=per_seed)
+
+
+def _seeds_p(rs: list[dict[str, Any]], seg: str, against: str = "paired_vs_control",
+             pooled: dict[str, Any] | None = None) -> str:
+    """``"seeds p 0.04 ✓"`` for runs of two or more seeds (✓ when both tests hold), else ``""``."""
+    seed, joint = _evidence(rs, seg, against, pooled)
+    if seed.n_seeds < 2:
+        return ""
+    p = "–" if seed.pvalue is None else f"{seed.pvalue:.2g}"
+    return f"seeds p {p}" + (f" {SIGNIFICANT}" if joint.significant else "")
+
+
+def _lift(rs: list[dict[str, Any]], seg: str, against: str = "paired_vs_control",
+          pooled: dict[str, Any] | None = None) -> str:
     """Mean relative NDCG@10 lift vs the same-seed control (or the baseline under ``against``);
     per seed (several seeds), its own lift and Wilcoxon p-value, so a seed that went the other
-    way shows."""
+    way shows, then the seed-level p-value and ✓ when both tests hold (:func:`_seeds_p`)."""
     lifts, ps = _lifts_and_ps(rs, seg, against)
     m = _mean(lifts)
     if m is None:
@@ -167,7 +207,8 @@ def _lift(rs: list[dict[str, Any]], seg: str, against: str = "paired_vs_control"
     if len(pv) == 1:
         return f"{m:+.1%} (p {pv[0]})"
     per_seed = "; ".join(f"{'–' if x is None else f'{x:+.1%}'} p {p}" for x, p in zip(lifts, pv, strict=True))
-    return f"{m:+.1%} ({per_seed})"
+    level = _seeds_p(rs, seg, against, pooled)
+    return f"{m:+.1%} ({per_seed}{'; ' + level if level else ''})"
 
 
 def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
@@ -207,6 +248,10 @@ def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
             notes.append("`-ft` rows: pre-trained on the augmented (fused) data, then fine-tuned on the real rows; the last "
                          "columns compare them with the control given the same second round (`<model>-ft`)")
         refit_segs = ["all", *segs[:1]] if refit else []
+        if any(len({r["seed"] for r in rs}) > 1 for rs in groups.values()):
+            notes.append(SIGNIFICANCE_NOTE)
+        pooled = {(e["dataset"], e["variant"], tuple(sorted(e["seeds"]))): e["paired_vs_control"]
+                  for e in doc.get("pooled", [])}
         out += [f"### {title} ({doc['_file']}{tag})", ""]
         out += [f"*{'; '.join(notes)}*", ""] if notes else []
         columns = ["dataset", "variant", "seeds", "HR@10", "NDCG@10", "NDCG@10 lift (all)",
@@ -214,12 +259,13 @@ def paired(docs: list[dict[str, Any]], name: str, title: str) -> list[str]:
                    *(f"lift {s} vs refitted control" for s in refit_segs)]
         out += ["| " + " | ".join(columns) + " |", "|---|---|---|" + "---:|" * (len(columns) - 3)]
         for (ds, var, _ctl), rs in sorted(groups.items(), key=lambda x: (x[0][0], x[0][2] is not None, x[0][1])):
+            pool = pooled.get((ds, var, tuple(sorted(r["seed"] for r in rs)))) or {}
             cells = [ds, var, ",".join(str(r["seed"]) for r in rs),
                      _ms([r["metrics"].get("HR@10") for r in rs]), _ms([r["metrics"].get("NDCG@10") for r in rs]),
-                     _lift(rs, "all")]
+                     _lift(rs, "all", pooled=pool.get("all", {}).get("NDCG@10"))]
             for s in segs:
                 cells.append(_ms([r.get("segments", {}).get(s, {}).get("NDCG@10") for r in rs]))
-                cells.append(_lift(rs, s))
+                cells.append(_lift(rs, s, pooled=pool.get(s, {}).get("NDCG@10")))
             cells += [_lift(rs, s, "paired_vs_refit_control") for s in refit_segs]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
@@ -278,14 +324,18 @@ def _derived(lifts: list[float | None]) -> str:
     return f"{_mean(lifts):+.1%} [" + ", ".join(f"{x:+.0%}" for x in lifts) + "]"
 
 
-def _run_lifts(runs: list[tuple[int, dict[str, Any]]], seg: str) -> str:
-    """Mean lift over runs, then each run's lift with * where its Wilcoxon p < 0.05."""
+def _run_lifts(runs: list[tuple[int, dict[str, Any]]], seg: str, pooled: dict[str, Any] | None = None,
+               *, seeds: bool = True) -> str:
+    """Mean lift over runs, then each run's lift with * where its Wilcoxon p < 0.05; with two or
+    more seeds (and ``seeds``) the seed-level p-value and ✓ when both tests hold (:func:`_seeds_p`)."""
     lifts, ps = _lifts_and_ps([r for _, r in runs], seg)
     cells = [f"{x:+.0%}{'*' if p is not None and p < 0.05 else ''}" for x, p in zip(lifts, ps, strict=True)]
     m = _mean(lifts)
     if m is None:
         return "–"
-    return f"**{m:+.1%}**" + (f" [{', '.join(cells)}]" if len(cells) > 1 else f" [{cells[0]}]")
+    level = _seeds_p([r for _, r in runs], seg, pooled=pooled) if seeds else ""
+    return f"**{m:+.1%}**" + (f" [{', '.join(cells)}]" if len(cells) > 1 else f" [{cells[0]}]") + (
+        f" {level}" if level else "")
 
 
 P1_STOPPING = "valid NDCG@10 every 2 epoch(s), patience 5 validations"  # at most 200 epochs
@@ -335,7 +385,9 @@ def generate_overview(docs: list[dict[str, Any]]) -> list[str]:
            "'users > 5' is the change of everyone else, from the segment means (no test of its own); "
            "'short users without a test hit' is the change of the completed users whose completions did not "
            "hold their test item (computed the same way; runs from before stop 17 lack the split: –). "
-           f"Goal: short users ≥ {GOAL_SHORT_LIFT:+.0%} in every run, significant, and everyone else not worse. "
+           f"{SIGNIFICANCE_NOTE}. "
+           f"Goal: short users ≥ {GOAL_SHORT_LIFT:+.0%} in every run, significant (with several seeds: "
+           f"{SIGNIFICANT}), and everyone else not worse. "
            "Under P1, BPR-MF is stopped short of converged (its augmented arms make ~1.5× the updates per epoch); "
            "the longer-training rows show what is left of its lifts (stop 18 in the narrative below).", "",
            "| dataset | model | synthesizer | training | seeds | all users | short users (≤ 5) | "
@@ -347,6 +399,8 @@ def generate_overview(docs: list[dict[str, Any]]) -> list[str]:
         shorts = [r["extra"]["paired_vs_control"][short_seg]["NDCG@10"] for _, r in runs] if short_seg else []
         met = bool(shorts) and all(c["relative_lift"] >= GOAL_SHORT_LIFT and c["wilcoxon_pvalue"] < 0.05
                                    for c in shorts) and all(x is not None and x >= 0 for x in rest)
+        if met and len({s for s, _ in runs}) > 1:  # several seeds: the seed-level test must hold too
+            met = _evidence([r for _, r in runs], short_seg)[1].significant
         missed = [_missed_lift(r, short_seg) for _, r in runs] if short_seg else []
         out.append(f"| {ds} | {model} | {arm} | {schedule} | {','.join(str(s) for s, _ in runs)} | {_run_lifts(runs, 'all')} | "
                    f"{_run_lifts(runs, short_seg) if short_seg else '–'} | {_derived(missed)} | {_derived(rest)} | "
@@ -383,31 +437,43 @@ def expand_overview(docs: list[dict[str, Any]]) -> list[str]:
            "Lift = NDCG@10 change vs the same-seed control, mean over seeds, then each seed (* = paired "
            "Wilcoxon p < 0.05). 'Seeds pooled' tests the same seeds as one: each user's NDCG@10 averaged "
            "over the seeds, arm vs control, paired Wilcoxon over users (all users; – where the run that "
-           "paired the seeds did not record it). P1 early stopping (every 2 epochs, patience 5) unless the "
+           "paired the seeds did not record it); 'seed level' is the mean of the per-seed lifts and the "
+           "one-sample t-test of those lifts against 0 (each seed one observation, so seed-to-seed variance "
+           "counts). 'Significant' needs both: the per-user test (seeds pooled, else every seed's) and the "
+           f"seed-level test at p < 0.05 ({SIGNIFICANCE_NOTE}; one seed: –). P1 early stopping (every 2 epochs, patience 5) unless the "
            "schedule says otherwise. A control row is listed once per run that holds it. The last column says "
            "whether the row reaches the published NDCG@10 figures the issue names: "
            + "; ".join(f"{ds.title()}: " + " / ".join(f"{n} {v:.4f}" for n, v in t.items())
                        for ds, t in PUBLISHED_NDCG10.items()) + ".", "",
            "| dataset | variant | schedule | seeds | NDCG@10 control → augmented | all users | seeds pooled | "
-           "history ≤ 5 | cold users (≤ 4) | published NDCG@10 reached? |",
-           "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+           "seed level | significant | history ≤ 5 | cold users (≤ 4) | published NDCG@10 reached? |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     def reached(ndcg: float, ds: str) -> str:
         return " / ".join("yes" if ndcg >= v else "no" for v in PUBLISHED_NDCG10.get(ds, {}).values()) or "–"
 
     for (ds, var, schedule), by_run in sorted(controls.items()):
         m = _mean(list(by_run.values()))
         seeds = ",".join(str(seed) for _, seed in by_run)
-        out.append(f"| {ds} | {var} (control) | {schedule} | {seeds} | {_ms(list(by_run.values()))} | – | – | – | "
-                   f"– | {reached(m, ds)} |")  # fmt: skip
+        out.append(f"| {ds} | {var} (control) | {schedule} | {seeds} | {_ms(list(by_run.values()))} | – | – | – | – | "
+                   f"– | – | {reached(m, ds)} |")  # fmt: skip
     for (ds, var, schedule), runs in sorted(cells.items()):
         pv = [r["extra"]["paired_vs_control"]["all"]["NDCG@10"] for _, r in runs]
         ctl, arm = _mean([c["mean_control"] for c in pv]), _mean([c["mean_treatment"] for c in pv])
         both = pooled.get((ds, var, schedule, tuple(sorted(s for s, _ in runs))))
         together = (f"{both['all']['NDCG@10']['relative_lift']:+.1%} (p {both['all']['NDCG@10']['wilcoxon_pvalue']:.2g})"
                     if both and len(runs) > 1 else "–")
+        pool = both if both and len(runs) > 1 else {}
+        seed, joint = _evidence([r for _, r in runs], "all", pooled=pool.get("all", {}).get("NDCG@10"))
+        if seed.n_seeds < 2:
+            level, verdict = "–", "–"
+        else:
+            level = (f"{seed.mean_lift:+.1%} (p {seed.pvalue:.2g})" if seed.pvalue is not None
+                     else f"– ({seed.reason})")
+            verdict = f"yes {SIGNIFICANT}" if joint.significant else "no"
+        segs = [_run_lifts(runs, seg, pooled=pool.get(seg, {}).get("NDCG@10")) for seg in ("history<=5", "cold_users")]
         out.append(f"| {ds} | {var} | {schedule} | {','.join(str(s) for s, _ in runs)} | {ctl:.4f} → {arm:.4f} | "
-                   f"{_run_lifts(runs, 'all')} | {together} | {_run_lifts(runs, 'history<=5')} | "
-                   f"{_run_lifts(runs, 'cold_users')} | {reached(arm, ds)} |")  # fmt: skip
+                   f"{_run_lifts(runs, 'all', seeds=False)} | {together} | {level} | {verdict} | {segs[0]} | "
+                   f"{segs[1]} | {reached(arm, ds)} |")  # fmt: skip
     return out + [""]
 
 

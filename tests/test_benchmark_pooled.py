@@ -81,3 +81,55 @@ def test_overview_shows_the_pooled_test_of_the_same_seeds_only():
     doc["pooled"] = [_pooled_doc(0.5, [0, 1, 2])]  # pooled over other seeds than the row's: not shown
     [line] = [x for x in summarize.expand_overview([doc]) if x.startswith("| sports |")]
     assert line.strip("|").split("|")[6].strip() == "–"
+
+
+def _seed_row(seed: int, lift: float, p: float) -> dict:
+    pv = {"NDCG@10": {"mean_control": 0.03, "mean_treatment": 0.03 * (1 + lift), "relative_lift": lift,
+                      "wilcoxon_pvalue": p}}  # fmt: skip
+    return {"dataset": "sports", "variant": "sasrec-ce+x", "control": "sasrec-ce", "seed": seed,
+            "metrics": {"HR@10": 0.1, "NDCG@10": 0.03 * (1 + lift)}, "extra": {"paired_vs_control": {"all": pv}}}
+
+
+def _overview_cells(doc: dict) -> dict[str, str]:
+    lines = summarize.expand_overview([doc])
+    header = next(x for x in lines if x.startswith("| dataset"))
+    [line] = [x for x in lines if x.startswith("| sports |")]
+    names = [c.strip() for c in header.strip("|").split("|")]
+    return dict(zip(names, [c.strip() for c in line.strip("|").split("|")], strict=True))
+
+
+def test_overview_marks_a_row_significant_only_when_both_tests_hold():
+    lifts = [0.05, 0.026, 0.019]  # seed-level t-test: p = 0.078 (see test_stats)
+    rows = [_seed_row(s, x, 0.001) for s, x in enumerate(lifts)]
+    doc = {"benchmark": "expand_accuracy", "quick": False, "_file": "x.json", "protocol": {}, "results": rows,
+           "pooled": [_pooled_doc(0.031, [0, 1, 2])]}  # pooled per-user p 0.004
+    cells = _overview_cells(doc)
+    assert cells["seeds pooled"] == "+3.1% (p 0.004)"
+    assert cells["seed level"] == f"+3.2% (p {sps.ttest_1samp(lifts, 0.0).pvalue:.2g})" == "+3.2% (p 0.078)"
+    assert cells["significant"] == "no"  # every per-user test holds, the seed-level one does not
+    tight = [0.031, 0.029, 0.030]
+    doc["results"] = [_seed_row(s, x, 0.001) for s, x in enumerate(tight)]
+    cells = _overview_cells(doc)
+    assert cells["significant"] == "yes ✓"
+    assert cells["seed level"] == f"+3.0% (p {sps.ttest_1samp(tight, 0.0).pvalue:.2g})" == "+3.0% (p 0.00037)"
+    doc["pooled"] = [{**_pooled_doc(0.031, [0, 1, 2]),
+                      "paired_vs_control": {"all": {"NDCG@10": {"relative_lift": 0.03, "wilcoxon_pvalue": 0.2}}}}]
+    assert _overview_cells(doc)["significant"] == "no"  # the pooled per-user test does not hold
+    doc["results"], doc["pooled"] = doc["results"][:1], []
+    cells = _overview_cells(doc)
+    assert cells["seed level"] == "–" and cells["significant"] == "–"  # one seed: no seed-level test
+
+
+def test_paired_table_prints_the_seed_level_p_beside_the_per_seed_ones():
+    lifts = [0.031, 0.029, 0.030]
+    controls = [{"dataset": "sports", "variant": "sasrec-ce", "control": None, "seed": s,
+                 "metrics": {"HR@10": 0.1, "NDCG@10": 0.03}} for s in range(3)]  # fmt: skip
+    rows = [_seed_row(s, x, p) for s, (x, p) in enumerate(zip(lifts, (0.001, 0.01, 0.02), strict=True))]
+    doc = {"benchmark": "expand_accuracy", "quick": False, "_file": "x.json", "protocol": {},
+           "results": controls + rows}
+    [line] = [x for x in summarize.paired([doc], "expand_accuracy", "t") if x.startswith("| sports | sasrec-ce+x")]
+    want = sps.ttest_1samp(lifts, 0.0).pvalue
+    assert f"seeds p {want:.2g} ✓)" in line and "+3.1% p 0.001" in line
+    rows[1]["extra"]["paired_vs_control"]["all"]["NDCG@10"]["wilcoxon_pvalue"] = 0.3  # one seed's test fails
+    [line] = [x for x in summarize.paired([doc], "expand_accuracy", "t") if x.startswith("| sports | sasrec-ce+x")]
+    assert f"seeds p {want:.2g})" in line and "✓" not in line

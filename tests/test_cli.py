@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import invoke
+from recaug.atomic import write_marker
 from recaug.data import Dataset
 
 pytestmark = pytest.mark.usefixtures("restore_recaug_logger")
@@ -140,6 +141,7 @@ def test_import_then_describe(csv_file: Path, tmp_path: Path) -> None:
 def test_import_refuses_existing_output_without_force(csv_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "taken"
     out.mkdir()
+    write_marker(out)  # an earlier recaug output: --force may replace it (not a folder of other files)
     (out / "keep.txt").write_text("mine", encoding="utf-8")
     result = invoke("data", "import", csv_file, "-o", out)
     assert result.exit_code == 2
@@ -220,6 +222,7 @@ def test_demo_config_is_built_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_demo_refuses_existing_output_then_force_replaces(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     out.mkdir()
+    write_marker(out, "run")  # an earlier run: --force may replace it (not a folder of other files)
     (out / "old.txt").write_text("x", encoding="utf-8")
     result = invoke("demo", "--out", out, "--users", "100")
     assert result.exit_code == 2

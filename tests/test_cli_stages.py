@@ -218,7 +218,8 @@ def test_fuse_views_into_the_training_part(expanded: Path, tmp_path: Path) -> No
                     "--ratio", "0.3", "--weight", "0.5", "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["leakage_checked"] is True and doc["users_new"] > 0
+    assert doc["leakage_checked"] is False and doc["users_new"] > 0  # keep: no held-out data decides
+    assert doc["settings"]["held_out_hits"] == "keep" and doc["diagnostics"]["held_out_hits_kept"] == 0
     fused = pl.read_parquet(out / "train.parquet")
     train = pl.read_parquet(expanded / "split" / "train.parquet")
     real = fused.filter(pl.col("source") == "real")
@@ -236,9 +237,14 @@ def test_fuse_rejects_leaking_synthetic_rows(expanded: Path, tmp_path: Path) -> 
     test = pl.read_parquet(expanded / "split" / "test.parquet").with_columns(pl.lit("gen").alias("source"))
     leak = tmp_path / "leak.parquet"
     test.write_parquet(leak)
-    result = invoke("fuse", expanded / "split", leak, "-o", tmp_path / "f")
+    result = invoke("fuse", expanded / "split", leak, "-o", tmp_path / "f", "--held-out-hits", "error")
     assert result.exit_code == 3 and "Traceback" not in result.output
     assert not (tmp_path / "f").exists()
+    # the default, keep: fused without reading held-out data, counted afterwards as a diagnostic
+    result = invoke("fuse", expanded / "split", leak, "-o", tmp_path / "k", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert "held_out_hit" not in doc["dropped"] and doc["leakage_checked"] is False
     # --held-out-hits drop: the guessed pairs are removed and counted, never fused
     result = invoke("fuse", expanded / "split", leak, "-o", tmp_path / "d", "--held-out-hits", "drop", "--json")
     assert result.exit_code == 0, result.output
@@ -248,6 +254,7 @@ def test_fuse_rejects_leaking_synthetic_rows(expanded: Path, tmp_path: Path) -> 
     assert json.loads(result.stdout)["dropped"]["held_out_hit"] == unseen.height
     kept = pl.read_parquet(tmp_path / "d" / "train.parquet").filter(pl.col("source") != "real")
     assert kept.join(unseen, on=["user_id", "item_id"], how="semi").height == 0
+    assert doc["diagnostics"]["held_out_hits_kept"] == unseen.height  # what keep trained on
     assert invoke("fuse", expanded / "split", leak, "-o", tmp_path / "e", "--held-out-hits", "maybe").exit_code == 2
 
 
@@ -259,6 +266,42 @@ def test_fuse_bad_inputs(expanded: Path, tmp_path: Path) -> None:
                   "-o", tmp_path / "f").exit_code == 2  # fmt: skip
     assert invoke("fuse", expanded / "split", expanded / "sequences.parquet", "--ratio", "lots",
                   "-o", tmp_path / "f").exit_code == 2  # fmt: skip
+
+
+def test_fuse_refuses_item_codes_outside_the_catalogue(expanded: Path, tmp_path: Path) -> None:
+    train = pl.read_parquet(expanded / "split" / "train.parquet")
+    top = max(pl.read_parquet(expanded / "split" / f"{p}.parquet").get_column("item_id").max()
+              for p in ("train", "valid", "test"))  # fmt: skip
+    rows = train.head(4).with_columns(pl.lit("gen").alias("source"))
+    bad = tmp_path / "bad.parquet"
+    rows.with_columns(pl.when(pl.int_range(pl.len()) == 2).then(pl.lit(5000)).otherwise(pl.col("item_id"))
+                      .cast(pl.Int32).alias("item_id")).write_parquet(bad)  # fmt: skip
+    result = invoke("fuse", expanded / "split", bad, "-o", tmp_path / "f")
+    assert result.exit_code == 3 and not (tmp_path / "f").exists()
+    message = result.stderr.strip()
+    assert "\n" not in message and str(bad) in message and "row 2" in message
+    assert "item code 5000" in message and f"2..{top}" in message
+    ok = tmp_path / "ok.parquet"
+    rows.with_columns(pl.lit(top).cast(pl.Int32).alias("item_id")).write_parquet(ok)  # the last code is fine
+    assert invoke("fuse", expanded / "split", ok, "-o", tmp_path / "o").exit_code == 0
+
+
+@pytest.mark.parametrize("dtype", [pl.Utf8, pl.Float64])
+def test_fuse_wrong_dtype_is_a_one_line_error(expanded: Path, tmp_path: Path, dtype: pl.DataType) -> None:
+    rows = pl.read_parquet(expanded / "split" / "train.parquet").head(4)
+    rows = rows.with_columns(pl.lit("gen").alias("source"))
+    bad = tmp_path / "bad.parquet"
+    item = pl.col("item_id").cast(dtype)
+    rows.with_columns(item + ("x" if dtype == pl.Utf8 else 0.5)).write_parquet(bad)
+    result = invoke("fuse", expanded / "split", bad, "-o", tmp_path / "f")
+    assert result.exit_code == 3 and not (tmp_path / "f").exists()
+    message = result.stderr.strip()
+    assert "\n" not in message and "Traceback" not in message and "expression" not in message
+    assert str(bad) in message and "'item_id'" in message and "integer" in message
+    assert ("String" in message) if dtype == pl.Utf8 else ("Float64" in message)
+    # digit strings and whole floats would be converted silently: refused too
+    rows.with_columns(pl.col("item_id").cast(dtype)).write_parquet(bad)
+    assert invoke("fuse", expanded / "split", bad, "-o", tmp_path / "g").exit_code == 3
 
 
 def test_quality_table_and_json(shop: Path, expanded: Path, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recaug import columns as C
-from recaug.atomic import atomic_dir
+from recaug.atomic import atomic_dir, write_marker
 from recaug.data import Dataset, Interactions, Sequences, Vocabulary
 from recaug.errors import DataError, OutputExistsError
 
@@ -143,6 +143,7 @@ def test_interrupted_write_leaves_no_output(tmp_path) -> None:
 def test_interrupted_overwrite_keeps_previous_output(tmp_path) -> None:
     target = tmp_path / "out"
     target.mkdir()
+    write_marker(target)  # force replaces only folders recaug wrote
     (target / "keep.txt").write_text("old")
     with pytest.raises(RuntimeError):
         with atomic_dir(target, force=True) as tmp:

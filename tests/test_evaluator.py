@@ -66,14 +66,20 @@ def brute_ranks(
     histories: list[list[int]],
     targets: list[list[int]],
     mask: bool = True,
+    repeats: str = "unreachable",
 ) -> list[int]:
-    """Sort-free reference: count every other candidate scoring >= the target (pessimistic ties)."""
+    """Sort-free reference: count every other candidate scoring >= the target (pessimistic ties).
+
+    ``repeats="unreachable"``: a target in the history is masked with it (worst rank);
+    ``"rankable"``: the history is masked except the targets.
+    """
     out = []
     for user, hist, tgts in zip(users, histories, targets, strict=True):
         s = table[user]
         cands = [i for i in range(2, ITEM_SPACE) if not (mask and i in hist) or i in tgts]
         for t in tgts:
-            if t < 2 or t >= ITEM_SPACE or not s[t] > -np.inf:
+            unreachable = mask and repeats == "unreachable" and t in hist
+            if t < 2 or t >= ITEM_SPACE or not s[t] > -np.inf or unreachable:
                 out.append(ITEM_SPACE)
                 continue
             out.append(sum(1 for c in cands if c != t and (s[c] >= s[t] or np.isnan(s[c]))))
@@ -109,17 +115,23 @@ def user_lists(split: Split, target: str, users: list[int]) -> tuple[list[list[i
     return hs, ts
 
 
+@pytest.mark.parametrize("repeats", ["unreachable", "rankable"])
 @pytest.mark.parametrize("n_test", [1, 2, 3])
-def test_matches_brute_force_with_ties_and_masking(rng: np.random.Generator, n_test: int) -> None:
+def test_matches_brute_force_with_ties_and_masking(rng: np.random.Generator, n_test: int, repeats: str) -> None:
     split = LeaveLastOut(n_test=n_test).split(make_log(rng))
     table = tie_scores(rng)
     results = [
-        Evaluator(ks=(1, 5, 10), chunk_size=c).evaluate(TableModel(table), split) for c in (1, 7, 4096)
+        Evaluator(ks=(1, 5, 10), chunk_size=c, repeats=repeats).evaluate(TableModel(table), split)
+        for c in (1, 7, 4096)
     ]
     per_user = results[0].per_user
     users = per_user.get_column(C.USER).to_list()
     hs, ts = user_lists(split, "test", users)
-    expected = brute_ranks(table, users, hs, ts)
+    expected = brute_ranks(table, users, hs, ts, repeats=repeats)
+    repeat_users = [any(t in h for t in tt) for h, tt in zip(hs, ts, strict=True)]
+    assert any(repeat_users) and not all(repeat_users)  # the log must exercise both policies
+    assert per_user.get_column("segment:repeat_target").to_list() == repeat_users
+    assert results[0].protocol["repeats"] == repeats
     assert per_user.get_column("ranks").explode().to_list() == expected
     assert per_user.get_column("n_history").to_list() == [len(h) for h in hs]
     assert per_user.get_column("targets").to_list() == ts
@@ -185,7 +197,7 @@ def test_user_without_history_is_evaluated() -> None:
 def test_constant_model_gets_worst_rank(rng: np.random.Generator) -> None:
     split = LeaveLastOut().split(make_log(rng))
     table = np.zeros((N_USERS, ITEM_SPACE), dtype=np.float32)
-    res = Evaluator().evaluate(TableModel(table), split)
+    res = Evaluator(repeats="rankable").evaluate(TableModel(table), split)
     hs, _ = user_lists(split, "test", res.per_user.get_column(C.USER).to_list())
     ts = res.per_user.get_column("targets").to_list()
     # every other unmasked real item ties with the target and counts as above it
@@ -242,7 +254,9 @@ def test_sampled_evaluation_is_labelled_seeded_and_correct(rng: np.random.Genera
     split = LeaveLastOut().split(make_log(rng))
     table = tie_scores(rng)
     model = TableModel(table)
-    runs = [Evaluator(candidates=5, seed=7, chunk_size=c).evaluate(model, split) for c in (1, 7, 4096)]
+    runs = [
+        Evaluator(candidates=5, seed=7, chunk_size=c, repeats="rankable").evaluate(model, split) for c in (1, 7, 4096)
+    ]
     res = runs[0]
     for other in runs[1:]:
         assert other.per_user.equals(res.per_user)
@@ -259,7 +273,12 @@ def test_sampled_evaluation_is_labelled_seeded_and_correct(rng: np.random.Genera
     s = table[hist.users]
     expected = [int(sum(s[r, n] >= s[r, items[r]] for n in negs[r] if n >= 0)) for r in range(len(hist))]
     assert res.per_user.get_column("rank").to_list() == expected
-    other_seed = Evaluator(candidates=5, seed=8).evaluate(model, split)
+    other_seed = Evaluator(candidates=5, seed=8, repeats="rankable").evaluate(model, split)
+    # the P1-faithful default puts a repeated target last in the sampled list too
+    unreachable = Evaluator(candidates=5, seed=7).evaluate(model, split).per_user
+    repeat = unreachable.get_column("segment:repeat_target").to_numpy()
+    assert repeat.any()
+    assert (unreachable.get_column("rank").to_numpy()[repeat] == 6).all()
     assert not other_seed.per_user.equals(res.per_user)
     full = Evaluator().evaluate(model, split)
     assert not full.sampled and full.protocol["candidates"] == "all_items"
@@ -316,3 +335,16 @@ def test_empty_test_set() -> None:
     res = Evaluator().evaluate(TableModel(np.zeros((1, 4))), split)
     assert res.n_users == 0 and math.isnan(res.summary()["HR@10"])
     assert res.by_segment()["all"]["n_users"] == 0
+
+
+def test_trivial_catalogue_is_warned_about(caplog) -> None:
+    """One item: HR@10 = 1.0 by construction; the evaluator must say the ranking is trivial."""
+    from recaug.models import get_model_class
+
+    for items, ks, trivial in (([2, 2, 2], (5, 10), True), ([2, 3, 4], (1,), False)):
+        split = LeaveLastOut().split(Interactions.from_arrays([0, 0, 0], items, [1, 2, 3]))
+        model = get_model_class("pop")().fit(split.train, split.valid, item_space=5)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="recaug.evaluate"):
+            Evaluator(ks=ks, repeats="rankable").evaluate(model, split)
+        assert ("ranking is trivial" in caplog.text) == trivial

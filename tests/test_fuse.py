@@ -9,7 +9,15 @@ import pytest
 from recaug import columns as C
 from recaug.data import Interactions
 from recaug.errors import ConfigError, DataError, LeakageError
-from recaug.fuse import ConsistencyFilter, Fuser, FuseReport, fuse
+from recaug.fuse import (
+    DEFAULT_HELD_OUT_HITS,
+    ConsistencyFilter,
+    Fuser,
+    FuseReport,
+    check_item_codes,
+    fuse,
+    held_out_hits_kept,
+)
 from recaug.split import LeaveLastOut, Split
 
 
@@ -144,16 +152,17 @@ def test_ratio_deterministic_under_seed() -> None:
 
 
 def test_leakage_assertion(split: Split, synthetic: Interactions) -> None:
-    Fuser().fuse(split.train, synthetic, split=split)  # clean: passes
+    strict = Fuser(held_out_hits="error")
+    strict.fuse(split.train, synthetic, split=split)  # clean: passes
     for held_item in (5, 6):  # u0's valid and test items
         leak = synthetic.concat(synth([0], [held_item], [5]))
         with pytest.raises(LeakageError):
-            Fuser().fuse(split.train, leak, split=split)
+            strict.fuse(split.train, leak, split=split)
         # checked before any filtering: a ratio that would drop everything still fails
         with pytest.raises(LeakageError):
-            Fuser(ratio=0.0).fuse(split.train, leak, split=split)
+            Fuser(ratio=0.0, held_out_hits="error").fuse(split.train, leak, split=split)
     # a new synthetic user may hold any item
-    Fuser().fuse(split.train, synthetic.concat(synth([100], [6], [9])), split=split)
+    strict.fuse(split.train, synthetic.concat(synth([100], [6], [9])), split=split)
 
 
 def test_held_out_hits_can_be_dropped_and_are_counted(split: Split, synthetic: Interactions) -> None:
@@ -165,6 +174,91 @@ def test_held_out_hits_can_be_dropped_and_are_counted(split: Split, synthetic: I
     assert fused == clean
     with pytest.raises(ConfigError):
         Fuser(held_out_hits="ignore")
+
+
+class _HeldOutRaises:
+    """A split whose train is readable but whose held-out parts raise when touched (a spy)."""
+
+    def __init__(self, split: Split) -> None:
+        self.train = split.train
+        self.protocol = split.protocol
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the fuser read split.{name} in keep mode")
+
+
+def test_keep_is_the_default_and_never_reads_held_out_data(split: Split, synthetic: Interactions) -> None:
+    assert Fuser().held_out_hits == "keep" == DEFAULT_HELD_OUT_HITS
+    spy = _HeldOutRaises(split)
+    with pytest.raises(AssertionError, match="read split.valid"):
+        spy.valid  # noqa: B018  (the spy works)
+    leak = synthetic.concat(synth([0, 0], [5, 6], [5, 6]))  # u0's valid and test items, guessed
+    fused, report = Fuser().fuse(split.train, leak, split=spy)  # type: ignore[arg-type]
+    assert "held_out_hit" not in report.dropped and report.settings["held_out_hits"] == "keep"
+    # the guesses are fused like any other synthetic row; the result equals a fusion without split
+    kept = fused.frame.filter(pl.col(C.SOURCE) != C.REAL)
+    assert kept.filter((pl.col(C.USER) == 0) & pl.col(C.ITEM).is_in([5, 6])).height == 2
+    assert fused == Fuser().fuse(split.train, leak)[0]
+    assert held_out_hits_kept(fused, split) == 2  # diagnostic, after the decision
+    # the leakage check on fused data skips synthetic rows but still rejects real held-out rows
+    split.assert_no_leakage(fused, what="fused rows", real_only=True)
+    with pytest.raises(LeakageError):
+        split.assert_no_leakage(fused, what="fused rows")
+    real_leak = Interactions(pl.concat([fused.frame, split.test.frame.filter(pl.col(C.USER) == 0)]))
+    with pytest.raises(LeakageError):
+        split.assert_no_leakage(real_leak, what="fused rows", real_only=True)
+
+
+def test_diagnostic_modes_still_read_held_out_data(split: Split, synthetic: Interactions) -> None:
+    spy = _HeldOutRaises(split)
+    for mode in ("drop", "error"):
+        with pytest.raises(AssertionError, match="read split"):
+            Fuser(held_out_hits=mode).fuse(split.train, synthetic, split=spy)  # type: ignore[arg-type]
+    guess = synthetic.concat(synth([0], [6], [9]))
+    _, report = Fuser(held_out_hits="drop").fuse(split.train, guess, split=split)
+    assert report.dropped["held_out_hit"] == 1
+    assert "diagnostic: decided with held-out labels" in report.to_markdown()
+    report.diagnostics["held_out_hits_kept"] = 0
+    assert "held_out_hits_kept: 0" in report.to_markdown() and report.to_dict()["diagnostics"] == {
+        "held_out_hits_kept": 0
+    }
+
+
+def test_defaults_are_one_object() -> None:
+    """Python, YAML and CLI defaults are the object declared in fuse/ (checked with a distinct copy of it)."""
+    import subprocess
+    import sys
+    from dataclasses import fields
+
+    from recaug.fuse import HELD_OUT_HITS_MODES
+
+    python = next(f.default for f in fields(Fuser) if f.name == "held_out_hits")
+    assert python is DEFAULT_HELD_OUT_HITS == "keep"
+    assert set(HELD_OUT_HITS_MODES) == {"keep", "drop", "error"}
+    # "keep" is interned, so `is` alone cannot tell an imported constant from a repeated literal:
+    # replace the constant by an equal but distinct object before config and CLI are imported
+    probe = (
+        "import inspect, recaug.fuse.fuser as f\n"
+        "f.DEFAULT_HELD_OUT_HITS = ''.join(['ke', 'ep'])\n"
+        "from recaug.pipeline.config import FuseConfig\n"
+        "from recaug.cli import augment\n"
+        "config = FuseConfig.model_fields['held_out_hits'].default\n"
+        "cli = inspect.signature(augment.fuse).parameters['held_out_hits'].default\n"
+        "print(config is f.DEFAULT_HELD_OUT_HITS, cli is f.DEFAULT_HELD_OUT_HITS, FuseConfig().held_out_hits)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True", "keep"]
+
+
+def test_item_codes_outside_the_catalogue_are_refused(split: Split) -> None:
+    bad = synth([0, 1, 100], [3, 5000, 7])
+    needle = r"row 1, column 'item_id': item code 5000 is not in the catalogue"
+    with pytest.raises(DataError, match=needle) as info:
+        Fuser().fuse(split.train, bad, item_space=10)
+    assert "\n" not in str(info.value) and "2..9" in str(info.value)
+    Fuser().fuse(split.train, synth([0, 100], [3, 9]), item_space=10)  # 9 is the last code
+    with pytest.raises(DataError, match="file f.parquet"):
+        check_item_codes(bad, 10, file="f.parquet")
 
 
 def test_bad_inputs(split: Split) -> None:

@@ -143,3 +143,58 @@ def test_expected_configs_exist() -> None:
         "beauty_generate.yaml",
         "taobao_events.yaml",
     }
+
+
+# -- held_out_hits: keep by default; a drop variant gets a keep twin ---------------------------------
+COMPLETE = {"generate": {"method": "vae", "mode": "complete"}}
+
+
+def test_held_out_hits_default_is_keep_and_shared() -> None:
+    from recaug.fuse import DEFAULT_HELD_OUT_HITS
+    from recaug.pipeline.config import FuseConfig
+
+    assert FuseConfig.model_fields["held_out_hits"].default is DEFAULT_HELD_OUT_HITS == "keep"
+    cfg = validate_config({**SIM, "variants": {"gen": COMPLETE}})
+    assert cfg.for_variant("gen").fuse.held_out_hits == "keep"
+    assert cfg.variant_names() == ["control", "gen"] and cfg.keep_twins() == {}
+
+
+def test_drop_variant_gets_a_keep_twin() -> None:
+    drop = {**COMPLETE, "fuse": {"held_out_hits": "drop", "only_users_with_at_most": 4}}
+    cfg = validate_config({**SIM, "variants": {"gen": drop, "crop": {"expand": {"policy": {"op": "crop"}}}}})
+    assert cfg.variant_names() == ["control", "gen", "gen+keep", "crop"]
+    assert cfg.keep_twins() == {"gen+keep": "gen"}
+    twin, arm = cfg.for_variant("gen+keep"), cfg.for_variant("gen")
+    assert arm.fuse.held_out_hits == "drop" and twin.fuse.held_out_hits == "keep"
+    # the twin is the same arm in everything else: generate, fuse quota, train, evaluate
+    assert twin.model_dump(exclude={"fuse"}) == arm.model_dump(exclude={"fuse"})
+    assert twin.fuse.only_users_with_at_most == 4
+    assert "diagnostic" in cfg.variant_description("gen") and "gen+keep" in cfg.variant_description("gen")
+    assert "keep" in cfg.variant_description("gen+keep")
+    # a top-level drop reaches every augmented variant, never the control
+    top = validate_config({**SIM, "fuse": {"held_out_hits": "drop"}, "variants": {"gen": COMPLETE}})
+    assert top.variant_names() == ["control", "gen", "gen+keep"]
+    with pytest.raises(ConfigError, match=r"gen\+keep: name reserved"):
+        validate_config({**SIM, "variants": {"gen": drop, "gen+keep": COMPLETE}})
+
+
+def test_report_labels_the_drop_arm_as_a_diagnostic() -> None:
+    from recaug.report.collect import held_out_diagnostics
+    from recaug.report.render import held_out_notes, variant_label
+
+    results = {
+        "control": "control",
+        "keep_twins": {"gen+keep": "gen"},
+        "arms": {
+            "control": {"0": {}},
+            "gen": {"0": {"held_out_hits_dropped": 7}, "1": {"held_out_hits_dropped": 5}},
+            "gen+keep": {"0": {"held_out_hits_dropped": 0, "held_out_hits_kept": 6}},
+        },
+    }
+    diag = held_out_diagnostics(results)
+    assert diag == {"gen": {"twin": "gen+keep", "rows_dropped": 6.0, "twin_hits_kept": 6.0}}
+    doc = {"held_out_diagnostics": diag}
+    assert variant_label(doc, "gen").endswith("(diagnostic: held-out labels)")
+    assert variant_label(doc, "gen+keep") == "gen+keep"
+    (note,) = held_out_notes(doc)
+    assert "removed 6.0 synthetic rows" in note and "held-out labels" in note and "gen+keep" in note

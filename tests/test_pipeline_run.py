@@ -307,6 +307,15 @@ def test_fused_test_input_reads_completions_and_masks_only_real_history(tmp_path
     assert not gen_real.get_column("rank").equals(gen_fused.get_column("rank"))  # ItemKNN read the completions
     summary = json.loads((fused_dir / fused.arms["gen"]["0"]["stages"]["evaluate"] / "test" / "summary.json").read_text())
     assert summary["protocol"]["test_input"].startswith("fused")
+    # held_out_hits: drop is a diagnostic: its keep twin ran the same way, the report labels the drop row
+    assert list(real.arms) == ["control", "gen", "gen+keep"]
+    twin, drop = real.arms["gen+keep"]["0"], real.arms["gen"]["0"]
+    assert twin["stages"]["generate"] == drop["stages"]["generate"] and twin["stages"]["fuse"] != drop["stages"]["fuse"]
+    assert twin["held_out_hits_dropped"] == 0 and drop["held_out_hits_kept"] == 0
+    assert twin["rows_added"] == drop["rows_added"] + drop["held_out_hits_dropped"]
+    report = (real_dir / "report.md").read_text()
+    assert "gen (diagnostic: held-out labels)" in report and "| gen+keep |" in report
+    assert "held-out labels" in json.loads((real_dir / "results.json").read_text())["variants"]["gen"]
 
 
 def test_fused_test_input_refuses_expand_arms() -> None:

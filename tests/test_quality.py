@@ -147,6 +147,7 @@ def test_save_and_views(tmp_path: Path) -> None:
     out = report.save(tmp_path / "q")
     names = {p.name for p in out.iterdir()}
     assert names == {
+        ".recaug",  # the marker of a folder recaug wrote
         "quality.json",
         "quality.md",
         "length_hist.png",

@@ -53,7 +53,9 @@ def run(segments=None, **kw):
 def test_default_history_buckets_and_new_users() -> None:
     res = run()
     seg = res.by_segment()
-    assert list(seg) == ["all", "history<=3", "history4-5", "history6-10", "history>10", "new_users"]
+    assert list(seg) == [
+        "all", "history<=3", "history4-5", "history6-10", "history>10", "new_users", "repeat_target", "new_target"
+    ]
     counts = {k: v["n_users"] for k, v in seg.items()}
     # lengths 1, 3, 4, 5, 6, 10, 11, 0
     assert counts == {
@@ -63,7 +65,10 @@ def test_default_history_buckets_and_new_users() -> None:
         "history6-10": 2,
         "history>10": 1,
         "new_users": 5,
+        "repeat_target": 1,  # user 6: target 4 is in the history
+        "new_target": 7,
     }
+    assert res.per_user.get_column("segment:repeat_target").to_list() == [0, 0, 0, 0, 0, 0, 1, 0]
     # users 0 and 1 hit: all 2/8, history<=3 (users 0, 1, 7) 2/3, new users 2/5, the rest 0
     assert seg["all"]["metrics"]["HR@5"] == pytest.approx(0.25)
     assert seg["history<=3"]["metrics"]["HR@5"] == pytest.approx(2 / 3)

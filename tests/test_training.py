@@ -135,3 +135,17 @@ def test_adam_helper_is_fused_and_updates_like_plain_adam():
     frozen = torch.nn.Linear(3, 3)
     frozen.bias.requires_grad_(False)
     assert len(adam(frozen.parameters(), lr=1e-3).param_groups[0]["params"]) == 1
+
+
+def test_long_epochs_log_progress_off_a_tty(monkeypatch, caplog):
+    """Off a TTY, a long epoch prints batch progress lines (issue 35 B.6)."""
+    from recaug.models import get_model_class
+    from recaug.models import training as T
+
+    monkeypatch.setattr(T, "BATCH_LOG_SECONDS", 0.0)
+    train = Interactions.from_arrays(np.repeat(np.arange(20), 4), np.tile([2, 3, 4, 5], 20))
+    model = get_model_class("bpr")(epochs=2, batch_size=16, progress=False, device="cpu")
+    with caplog.at_level("INFO", logger="recaug.models.training"):
+        model.fit(train)
+    assert "BPRMF epoch 1/2: batch 1/5 (20%)" in caplog.text
+    assert "BPRMF epoch 2/2: loss" in caplog.text

@@ -61,4 +61,12 @@ def test_asrep_fine_tunes_the_reversed_synthesizer(split):
     synth = from_config({"method": "sequence", "direction": "backward", **TINY, "epochs": 2, "seed": 0})
     synth.fit(split.train, item_space=30)
     model = SASRec(**TINY, epochs=1, seed=0).fit(split.train, split.valid, item_space=30, init_from=synth.model_)
-    assert model.score(Sequences.from_interactions(split.history("test"))).shape == (len(split.test.users), 30)
+    hist = Sequences.from_interactions(split.history("test"))
+    scores = model.score(hist)
+    assert scores.shape == (len(split.test.users), 30)
+    # it starts from the synthesizer's reversed-sequence network (zero epochs reproduce it) and
+    # one epoch of fine-tuning differs from both that network and a cold start with the same seed
+    start = SASRec(**TINY, epochs=0, seed=0).fit(split.train, item_space=30, init_from=synth.model_)
+    assert torch.equal(start.score(hist), synth.model_.score(hist))
+    cold = SASRec(**TINY, epochs=1, seed=0).fit(split.train, split.valid, item_space=30)
+    assert not torch.equal(scores, cold.score(hist)) and not torch.equal(scores, synth.model_.score(hist))

@@ -66,3 +66,9 @@ class OutputExistsError(RecaugError, FileExistsError):
     """Refusing to overwrite an existing output without ``force``."""
 
     exit_code = 2
+
+
+class OutputError(RecaugError, OSError):
+    """An output cannot be written (e.g. its folder is read-only); names the output path."""
+
+    exit_code = 3

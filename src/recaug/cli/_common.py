@@ -8,7 +8,7 @@ import logging
 import math
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +18,7 @@ import yaml
 from rich.console import Console
 
 from recaug.data.dataset import Dataset
-from recaug.errors import ConfigError, DataError, OutputExistsError, RecaugError
+from recaug.errors import ConfigError, DataError, RecaugError
 
 #: Exit codes of every command.
 EXIT_OK, EXIT_USAGE, EXIT_FAILURE = 0, 2, 3
@@ -113,7 +113,10 @@ def _fail(exc: BaseException, code: int) -> None:
 
 # -- shared option types ------------------------------------------------------------------
 OutOpt = Annotated[Path, typer.Option("--output", "-o", help="Output folder to write.", show_default=False)]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")]
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Replace an existing output folder recaug wrote (with a .recaug marker)."),
+]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
 FormatOpt = Annotated[
@@ -132,10 +135,15 @@ SetOpt = Annotated[
 
 
 # -- small helpers shared by the commands -----------------------------------------------
-def refuse_existing(path: Path, force: bool) -> None:
-    """Raise :class:`OutputExistsError` (exit 2) if ``path`` holds anything and ``force`` is off."""
-    if path.exists() and not force and (not path.is_dir() or any(path.iterdir())):
-        raise OutputExistsError(f"output {path} already exists; pass --force to replace it")
+def refuse_existing(path: Path, force: bool, inputs: Iterable[Path | None] = ()) -> None:
+    """Raise :class:`OutputExistsError` (exit 2) unless output folder ``path`` may be written.
+
+    Refused: ``path`` is or contains one of ``inputs``; it holds anything and ``force`` is off;
+    it holds files recaug did not write (no marker), even with ``force``.
+    """
+    from recaug.atomic import check_output
+
+    check_output(path, force=force, inputs=[p for p in inputs if p is not None])
 
 
 def parse_params(items: list[str] | None, flag: str = "--param") -> dict[str, Any]:

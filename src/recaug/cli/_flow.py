@@ -39,10 +39,14 @@ def split_settings(protocol: str) -> dict[str, Any]:
 def make_split(interactions: Interactions, settings: dict[str, Any]) -> Split:
     """Split ``interactions`` by a ``split`` section (see :func:`split_settings`)."""
     from recaug.split import LeaveLastOut, TemporalSplit
+    from recaug.split.leave_last_out import DEFAULT_DUPLICATES
 
     if settings["protocol"] == "leave_last_out":
         protocol: Any = LeaveLastOut(
-            n_valid=settings["n_valid"], n_test=settings["n_test"], min_train=settings["min_train"]
+            n_valid=settings["n_valid"],
+            n_test=settings["n_test"],
+            min_train=settings["min_train"],
+            duplicates=settings.get("duplicates", DEFAULT_DUPLICATES),  # models saved before it existed
         )
     else:
         protocol = TemporalSplit(
@@ -111,6 +115,7 @@ def read_interactions(path: Path) -> tuple[Interactions, Dataset | None, Split |
             raise DataError(
                 f"missing column(s) {missing}", file=path, expected=f"columns {C.USER!r} and {C.ITEM!r}"
             )
+        require_integer_codes(frame, path)
         if C.TIME not in frame.columns:
             frame = frame.with_columns(pl.int_range(pl.len()).over(C.USER).cast(pl.Int64).alias(C.TIME))
         try:
@@ -122,6 +127,33 @@ def read_interactions(path: Path) -> tuple[Interactions, Dataset | None, Split |
         file=path,
         expected="a folder written by `recaug data import` or a .parquet interaction file",
     )
+
+
+def require_integer_codes(frame: pl.DataFrame, path: Path) -> None:
+    """Raise a one-line :class:`DataError` (file, column, expected type) unless user/item codes are integers.
+
+    Polars would otherwise parse digit strings and truncate floats (3.7 -> 3) silently.
+    """
+    for column in (C.USER, C.ITEM):
+        if column in frame.columns and not frame.schema[column].is_integer():
+            raise DataError(
+                f"has type {frame.schema[column]}",
+                file=path,
+                column=column,
+                expected="integer codes (Int32) from the split's vocabulary",
+            )
+
+
+def catalogue_size(train: Interactions, dataset: Dataset | None, split: Split | None) -> int:
+    """The item code space of REAL (``Vocabulary.item_space``): valid codes are ``2 .. size - 1``.
+
+    From the dataset's vocabulary, else from the largest item code in the split's parts (or in
+    ``train`` alone for a plain Parquet file); codes are dense, so that is the catalogue.
+    """
+    if dataset is not None:
+        return dataset.vocab.item_space
+    frames = [train.frame] if split is None else [getattr(split, p).frame for p in SPLIT_PARTS]
+    return max((int(f.get_column(C.ITEM).max()) for f in frames if f.height), default=C.N_RESERVED - 1) + 1
 
 
 def views_as_users(frame: pl.DataFrame, first_user: int) -> pl.DataFrame:
@@ -152,6 +184,7 @@ def read_synthetic(path: Path, first_user: int, *, only_synthetic: bool = False)
         except Exception as exc:
             raise DataError(f"unreadable Parquet file: {exc}", file=path) from None
         if "sequence" in frame.columns:
+            require_integer_codes(frame, path)
             frame = views_as_users(frame, first_user)
             if C.TIME not in frame.columns:
                 frame = frame.with_columns(pl.int_range(pl.len()).over(C.USER).cast(pl.Int64).alias(C.TIME))

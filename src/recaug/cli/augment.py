@@ -36,6 +36,7 @@ from recaug.cli._common import (
     write_json,
 )
 from recaug.errors import ConfigError
+from recaug.fuse.fuser import DEFAULT_HELD_OUT_HITS
 
 if TYPE_CHECKING:
     from recaug.pipeline.config import ExpandConfig
@@ -140,7 +141,7 @@ def expand(
 
         config = expand_config(op, policy, n_views)
         settings = split_settings(split)
-        refuse_existing(output, force)
+        refuse_existing(output, force, inputs=(data, policy))
         t0 = time.perf_counter()
         dataset = load_data(data, format)
         parts = make_split(dataset.interactions, settings)
@@ -224,7 +225,7 @@ def generate(
         settings = split_settings(split)
         params = parse_params(param)
         synth = _build_synthesizer(method, params, seed)
-        refuse_existing(output, force)
+        refuse_existing(output, force, inputs=(data,))
         t0 = time.perf_counter()
         dataset = load_data(data, format)
         parts = make_split(dataset.interactions, settings)
@@ -302,10 +303,10 @@ def fuse(
         str,
         typer.Option(
             "--held-out-hits",
-            help="Synthetic rows equal to a user's validation/test item: 'error' fails the run, 'drop' "
-            "removes and counts them (for completions from a synthesizer fitted on the split's train).",
+            help="Synthetic rows equal to a user's validation/test item: 'keep' fuses them (decides without "
+            "held-out data); the diagnostics 'drop' (remove and count) and 'error' (fail) read held-out labels.",
         ),
-    ] = "error",
+    ] = DEFAULT_HELD_OUT_HITS,
     seed: SeedOpt = 0,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
@@ -313,25 +314,30 @@ def fuse(
     """Mix synthetic rows into the real training rows (quotas, weights, provenance, leakage check).
 
     Writes OUT/train.parquet (source tells real and synthetic rows apart), OUT/fuse.json and
-    OUT/fuse.md. With a split folder as REAL, held-out pairs in SYNTH fail the run, unless
-    --held-out-hits drop: a synthesizer fitted on train alone that completes users with their
-    most plausible items does guess some held-out items (843 of 69,472 rows on Beauty).
+    OUT/fuse.md. Synthetic item codes outside REAL's catalogue are refused. By default
+    (--held-out-hits keep) no held-out data decides anything: a synthesizer fitted on train alone
+    that completes users with their most plausible items does guess some held-out items (843 of
+    69,472 rows on Beauty) and those rows stay; with a split folder as REAL they are counted
+    afterwards as a diagnostic (held_out_hits_kept). 'drop' and 'error' use held-out labels.
     """
     with reporting_errors():
-        from recaug.cli._flow import first_new_user, read_interactions, read_synthetic
-        from recaug.fuse import Fuser
+        from recaug.cli._flow import catalogue_size, first_new_user, read_interactions, read_synthetic
+        from recaug.fuse import Fuser, check_item_codes, held_out_hits_kept
 
         fuser = Fuser(
             ratio=ratio, only_users_with_at_most=only_users_with_at_most, allow_new_users=new_users,
             max_rows_per_user=max_rows_per_user, weight=weight, deduplicate=dedup, seed=seed,
             held_out_hits=held_out_hits,
         )  # fmt: skip
-        refuse_existing(output, force)
+        refuse_existing(output, force, inputs=(real, synth))
         t0 = time.perf_counter()
         train, dataset, parts = read_interactions(real)
         first_user = first_new_user(train, parts)
         synthetic = read_synthetic(synth, first_user)
+        check_item_codes(synthetic, catalogue_size(train, dataset, parts), file=synth)
         fused, report = fuser.fuse(train, synthetic, split=parts)
+        if parts is not None:  # after the decision: a count, it changes nothing
+            report.diagnostics["held_out_hits_kept"] = held_out_hits_kept(fused, parts)
         from recaug.atomic import atomic_dir
 
         with atomic_dir(output, force=force) as folder:
@@ -350,7 +356,7 @@ def fuse(
                 "command": "fuse",
                 "real": str(real),
                 "synthetic": str(synth),
-                "leakage_checked": parts is not None,
+                "leakage_checked": parts is not None and held_out_hits != "keep",
                 **report.to_dict(),
                 "synthetic_share": report.synthetic_out / len(train) if len(train) else 0.0,
                 "seconds": round(time.perf_counter() - t0, 4),
@@ -389,7 +395,7 @@ def quality(
         from recaug.cli._flow import first_new_user, read_interactions, read_synthetic
         from recaug.quality import QualityReport
 
-        refuse_existing(output, force)
+        refuse_existing(output, force, inputs=(real, synth))
         train, dataset, parts = read_interactions(real)
         synthetic = read_synthetic(synth, first_new_user(train, parts), only_synthetic=True)
         items = dataset.items if dataset is not None else None

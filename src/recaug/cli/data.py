@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from recaug.cli._common import (
+    ForceOpt,
     FormatOpt,
     load_any,
     out,
@@ -42,20 +43,28 @@ def import_(
     rating_col: Annotated[str | None, typer.Option(help="Column holding ratings.")] = None,
     query_col: Annotated[str | None, typer.Option(help="Column holding search queries.")] = None,
     sep: Annotated[str | None, typer.Option(help="Field delimiter (default: guessed).")] = None,
+    no_header: Annotated[
+        bool,
+        typer.Option(
+            "--no-header",
+            help="The CSV/TSV file has no header row: its columns are column_1, column_2, ...; "
+            "map them with --user-col, --item-col, --time-col ...",
+        ),
+    ] = False,
     item_side: Annotated[
         Path | None, typer.Option(help="Item table (category, brand, ...) keyed by item id.")
     ] = None,
     name: Annotated[str | None, typer.Option(help="Dataset name (default: the file name).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Read SRC into the recaug dataset folder format (Parquet tables + schema.json + summary.md)."""
     with reporting_errors():
-        refuse_existing(output, force)
+        refuse_existing(output, force, inputs=(src, item_side))
         t0 = time.perf_counter()
         dataset = load_any(
             src, format=format, user_col=user_col, item_col=item_col, time_col=time_col, event_col=event_col,
             category_col=category_col, rating_col=rating_col, query_col=query_col, sep=sep,
-            item_side=item_side, name=name,
+            no_header=no_header, item_side=item_side, name=name,
         )  # fmt: skip
         dataset.save(output, force=force)
         say(

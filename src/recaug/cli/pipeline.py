@@ -55,6 +55,12 @@ def load(config: str, overrides: list[str] | None, *, check_files: bool = True) 
     return load_config(path, list(overrides or []), check_files=check_files)
 
 
+def config_inputs(config: str, cfg: Any) -> list[Path]:
+    """The files a run reads: the config file (unless built in), ``data.path`` and ``data.item_side``."""
+    found = [] if config.startswith(BUILTIN) else [Path(config)]
+    return found + [Path(p) for p in (cfg.data.path, cfg.data.item_side) if p]
+
+
 def print_outcome(run_dir: Path, *, segments: bool = True) -> None:
     """The headline of ``run_dir/report.json``: primary metric per variant and segment, lift, p-value."""
     doc_file = run_dir / "report.json"
@@ -118,11 +124,13 @@ def run(
 ) -> None:
     """Run a pipeline config (every variant and seed) into a run directory and write its report."""
     with reporting_errors():
+        from recaug.atomic import check_inputs
         from recaug.cli._flow import stage_lines
         from recaug.pipeline import run_pipeline
 
         cfg = load(config, set_)
         run_dir = out_dir or Path("runs") / cfg.name
+        check_inputs(run_dir, config_inputs(config, cfg))
         with stage_lines(quiet_logs=False):
             result = run_pipeline(cfg, run_dir, resume=resume, force=force, only=split_list(only) or None)
         print_outcome(run_dir)
@@ -200,6 +208,7 @@ def tune(
 ) -> None:
     """Search the augmentation policy on validation (Optuna), then run the best against the control."""
     with reporting_errors():
+        from recaug.atomic import check_inputs
         from recaug.cli._flow import stage_lines
         from recaug.errors import ConfigError
         from recaug.pipeline import tune as tune_pipeline
@@ -208,6 +217,7 @@ def tune(
             raise ConfigError(f"--trials must be >= 1, got {trials}")
         cfg = load(config, set_)
         run_dir = out_dir or Path("runs") / f"{cfg.name}-tune"
+        check_inputs(run_dir, config_inputs(config, cfg))
         with stage_lines(quiet_logs=False):
             result = tune_pipeline(cfg, trials, run_dir, resume=resume, force=force)
         metric = cfg.tune.metric

@@ -40,6 +40,7 @@ from recaug.cli._common import (
     write_json,
 )
 from recaug.errors import ConfigError, DataError
+from recaug.split.repeats import DEFAULT_REPEATS
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -97,19 +98,15 @@ def train(
         if epochs is not None and epochs < 0:
             raise ConfigError(f"--epochs must be >= 0, got {epochs}")
         from recaug.cli._flow import load_data, make_split, split_settings
-        from recaug.models import get_model_class
+        from recaug.models.base import build_model
         from recaug.pipeline.runner import resolve_device
 
         settings = split_settings(split)
         params = parse_params(param)
         if epochs is not None:
             params["epochs"] = epochs
-        model_cls = get_model_class(model)
-        try:
-            recommender = model_cls(seed=seed, device=device, **params)
-        except TypeError as exc:
-            raise ConfigError(f"settings for model {model!r} (--param/--epochs): {exc}") from None
-        refuse_existing(output, force)
+        recommender = build_model(model, params, seed=seed, device=device, where="--param")
+        refuse_existing(output, force, inputs=(data,))
         t0 = time.perf_counter()
         dataset = load_data(data, format)
         parts = make_split(dataset.interactions, settings)
@@ -201,6 +198,14 @@ def evaluate(
             "--sampled", help="Rank against N sampled negatives instead of all items (labelled as such)."
         ),
     ] = None,
+    repeats: Annotated[
+        str,
+        typer.Option(
+            "--repeats",
+            help="A target the user already had: 'unreachable' (masked with the history, P1) "
+            "or 'rankable' (ranked by its score).",
+        ),
+    ] = DEFAULT_REPEATS,
     seed: SeedOpt = 0,
     force: ForceOpt = False,
     format: FormatOpt = "auto",
@@ -216,8 +221,8 @@ def evaluate(
         from recaug.evaluate import Evaluator
         from recaug.models.base import Recommender
 
-        evaluator = Evaluator(ks=parse_ks(ks), candidates=sampled or "all", seed=seed)
-        refuse_existing(output, force)
+        evaluator = Evaluator(ks=parse_ks(ks), candidates=sampled or "all", seed=seed, repeats=repeats)
+        refuse_existing(output, force, inputs=(data, model_dir))
         info = _read_train_json(model_dir)
         dataset = load_data(data, format)
         parts = make_split(dataset.interactions, info["split"])

@@ -5,8 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from recaug import columns as C
+
+
+def _ranked(counts: pl.DataFrame, key: str) -> dict[str, int]:
+    """``{key: count}`` by count descending, ties by key ascending (Polars ``group_by`` order is
+    arbitrary, and this feeds ``summary.md``, hence the dataset's fingerprint and every cache key)."""
+    counts = counts.sort(["len", key], descending=[True, False], nulls_last=True)
+    return {str(k): int(v) for k, v in zip(counts.get_column(key), counts.get_column("len"), strict=True)}
 
 
 def describe(dataset: Any) -> dict[str, Any]:
@@ -34,25 +42,14 @@ def describe(dataset: Any) -> dict[str, Any]:
         ts = frame.get_column(C.TIME)
         out["time"] = {"min": int(ts.min()), "max": int(ts.max()), "span": int(ts.max() - ts.min())}
     if C.EVENT in frame.columns:
-        mix = frame.group_by(C.EVENT).len().sort("len", descending=True)
-        out["events"] = {str(k): int(v) for k, v in zip(mix.get_column(C.EVENT), mix.get_column("len"), strict=True)}
+        out["events"] = _ranked(frame.group_by(C.EVENT).len(), C.EVENT)
     if C.CATEGORY in dataset.items.columns:
         cats = dataset.items.get_column(C.CATEGORY).drop_nulls()
-        counts = (
-            frame.join(dataset.items.select(C.ITEM, C.CATEGORY), on=C.ITEM, how="left")
-            .group_by(C.CATEGORY)
-            .len()
-            .sort("len", descending=True)
-        )
-        out["categories"] = {
-            "n": int(cats.n_unique()),
-            "interactions": {
-                str(k): int(v) for k, v in zip(counts.get_column(C.CATEGORY), counts.get_column("len"), strict=True)
-            },
-        }
+        joined = frame.join(dataset.items.select(C.ITEM, C.CATEGORY), on=C.ITEM, how="left")
+        counts = joined.group_by(C.CATEGORY).len()
+        out["categories"] = {"n": int(cats.n_unique()), "interactions": _ranked(counts, C.CATEGORY)}
     if C.SOURCE in frame.columns:
-        src = frame.group_by(C.SOURCE).len().sort("len", descending=True)
-        out["sources"] = {str(k): int(v) for k, v in zip(src.get_column(C.SOURCE), src.get_column("len"), strict=True)}
+        out["sources"] = _ranked(frame.group_by(C.SOURCE).len(), C.SOURCE)
     return out
 
 

@@ -2,8 +2,11 @@
 
 Protocol (the DESIGN defaults): the history of a user is ``split.history(target)`` in time order
 (train for ``"valid"``, train + valid for ``"test"``); ranking is over **all** items with the
-history masked by ``-inf``, targets never masked, PAD/MASK never candidates, ties pessimistic
-(see ``ranking.py``). Users with held-out items but no history are still evaluated with an empty
+history masked by ``-inf``, PAD/MASK never candidates, ties pessimistic (see ``ranking.py``).
+``repeats`` says what happens to a target the user already had: ``"unreachable"`` (default,
+P1-faithful: the whole history is masked, so it ranks last) or ``"rankable"`` (repeat-aware:
+the history is masked except the targets). Every result reports the share of users whose
+target repeats an earlier item and the segments ``repeat_target`` / ``new_target``. Users with held-out items but no history are still evaluated with an empty
 history. Held-out items repeated within a user count once. ``candidates=n`` switches to
 *sampled* ranking against ``n`` seeded random negatives; the result's protocol says
 ``"candidates": "sampled"`` and every printed form of it says SAMPLED.
@@ -27,6 +30,7 @@ from recaug.evaluate.metrics import METRICS, multi_target_metrics
 from recaug.evaluate.ranking import rank_target_sets
 from recaug.evaluate.result import EvalResult
 from recaug.evaluate.segments import PREFIX, Segment, SegmentContext, assign_segments, default_segments
+from recaug.split.repeats import DEFAULT_REPEATS, check_repeats
 
 log = logging.getLogger("recaug.evaluate")
 
@@ -87,8 +91,10 @@ class Evaluator:
     candidates: str | int = "all"
     seed: int = 0
     mask_history: bool = True
+    repeats: str = DEFAULT_REPEATS
 
     def __post_init__(self) -> None:
+        check_repeats(self.repeats)
         self.ks = tuple(int(k) for k in self.ks)
         self.metrics = tuple(self.metrics)
         if not self.ks or min(self.ks) < 1:
@@ -119,7 +125,12 @@ class Evaluator:
             "history_masking": ("excluded from negatives" if self.sampled else "-inf")
             if self.mask_history or self.sampled
             else "none",
-            "target_masking": "never",
+            "repeats": self.repeats,
+            "target_masking": (
+                "a target already in the history is masked with it (ranks last)"
+                if self.repeats == "unreachable"
+                else "never (a target already in the history is ranked by its score)"
+            ),
             "ties": "pessimistic",
             "repeated_targets": "counted once",
             "ks": list(self.ks),
@@ -165,6 +176,7 @@ class Evaluator:
     ) -> EvalResult:
         """Lower-level entry: explicit histories and CSR targets (distinct per row)."""
         t0 = time.perf_counter()
+        _warn_if_trivial(model, self.ks)
         target_offsets = np.asarray(target_offsets, dtype=np.int64)
         target_items = np.asarray(target_items, dtype=np.int64)
         ranks = rank_target_sets(
@@ -176,6 +188,7 @@ class Evaluator:
             mask_history=self.mask_history,
             n_negatives=int(self.candidates) if self.sampled else None,
             seed=self.seed,
+            repeats=self.repeats,
         )
         values = multi_target_metrics(ranks, target_offsets, self.ks, self.metrics)
         n_t = np.diff(target_offsets)
@@ -204,3 +217,16 @@ class Evaluator:
         result = EvalResult(per_user, proto, seconds)
         log.info("evaluated %d users in %.2fs: %s", len(per_user), seconds, result.describe())
         return result
+
+
+def _warn_if_trivial(model: object, ks: tuple[int, ...]) -> None:
+    """Warn when the catalogue is so small that a top-K list holds every item (e.g. one item)."""
+    space = getattr(model, "item_space_", None)
+    if not isinstance(space, int | np.integer):
+        return
+    n_items = int(space) - C.N_RESERVED
+    if n_items <= max(ks):
+        log.warning(
+            "only %d item(s) to rank and cut-offs up to %d: every item is in the top-%d list, so "
+            "HR/NDCG@%d say nothing about the model (the ranking is trivial)", n_items, max(ks), max(ks), max(ks)
+        )

@@ -7,6 +7,13 @@ benchmarks cannot disagree: scores for every item, the user's history masked wit
 broken *pessimistically* (an item that scores the same as the target counts as ranked above
 it), so a constant model cannot look good.
 
+Repeated targets (a target the user already had in the history; :mod:`recaug.split.repeats`):
+``"unreachable"`` (the default, as in the S3Rec/CoSeRec/ICLRec code that the published P1
+tables come from) masks the whole history, so such a target is ranked last;
+``"rankable"`` (repeat-aware) masks the history *except* the row's targets, so a repeated
+target is ranked by its own score. One policy holds for every model: it lives here, not in
+the models.
+
 Several targets per row (``n_test > 1``) are ranked in the same list: the other targets of the
 row are candidates too, so ``rank < K`` means "appears in the top-K list".
 
@@ -27,6 +34,8 @@ import torch
 
 from recaug import columns as C
 from recaug.data.sequences import Sequences
+from recaug.evaluate.segments import targets_in_history
+from recaug.split.repeats import DEFAULT_REPEATS, check_repeats
 
 #: Rounds of re-drawing a sampled negative that hit a positive before giving up on it.
 MAX_REJECTION_ROUNDS = 64
@@ -91,6 +100,7 @@ def rank_scores(
     *,
     mask_history: bool = True,
     negatives: torch.Tensor | None = None,
+    repeats: str = DEFAULT_REPEATS,
 ) -> np.ndarray:
     """Ranks of CSR targets (row ``r``: ``target_items[target_offsets[r]:target_offsets[r+1]]``).
 
@@ -115,6 +125,9 @@ def rank_scores(
     t_safe = torch.where(valid, t, torch.zeros_like(t))
     raw = scores[t_rows, t_safe].clone()
     ok = valid & ~torch.isnan(raw) & (raw > -torch.inf)
+    if mask_history and check_repeats(repeats) == "unreachable":
+        repeated = targets_in_history(histories, target_offsets, target_items)
+        ok = ok & ~torch.as_tensor(repeated, device=dev)
     single = bool(len(t_rows_np) == n_rows and np.all(t_counts == 1))
 
     if negatives is None:
@@ -196,6 +209,7 @@ def rank_target_sets(
     mask_history: bool = True,
     n_negatives: int | None = None,
     seed: int = 0,
+    repeats: str = DEFAULT_REPEATS,
 ) -> np.ndarray:
     """0-based rank of every target of every row (targets in CSR form aligned with ``histories``).
 
@@ -229,7 +243,7 @@ def rank_target_sets(
             pos[t_rows[t_keep], items[t_keep]] = True
             negatives = sample_negatives(chunk.users, pos, int(n_negatives), seed)
         out[t_lo:t_hi] = rank_scores(
-            scores, chunk, offs, items, mask_history=mask_history, negatives=negatives
+            scores, chunk, offs, items, mask_history=mask_history, negatives=negatives, repeats=repeats
         )
     return out
 
@@ -241,6 +255,7 @@ def rank_targets(
     *,
     chunk_size: int = 2048,
     mask_history: bool = True,
+    repeats: str = DEFAULT_REPEATS,
 ) -> np.ndarray:
     """0-based full-ranking rank of ``targets[r]`` for every row of ``histories``.
 
@@ -252,5 +267,5 @@ def rank_targets(
         raise ValueError(f"{len(targets)} targets for {len(histories)} history rows")
     offsets = np.arange(len(targets) + 1, dtype=np.int64)
     return rank_target_sets(
-        model, histories, offsets, targets, chunk_size=chunk_size, mask_history=mask_history
+        model, histories, offsets, targets, chunk_size=chunk_size, mask_history=mask_history, repeats=repeats
     )

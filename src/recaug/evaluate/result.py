@@ -115,7 +115,12 @@ class EvalResult:
         ks = sorted({int(m.split("@")[1]) for m in self.metric_names})
         k = 10 if 10 in ks else (ks[-1] if ks else 0)
         heads = ", ".join(f"{m}={v:.4f}" for m, v in self.summary().items() if m.endswith(f"@{k}"))
-        return f"{self.n_users} users, target={p.get('target')}, {cand}, split={p.get('split')}: {heads}"
+        repeat = ""
+        column = "segment:repeat_target"
+        if column in self.per_user.columns and self.n_users:
+            share = float(self.per_user.get_column(column).mean())
+            repeat = f", repeated targets {share:.1%} ({p.get('repeats', 'rankable')})"
+        return f"{self.n_users} users, target={p.get('target')}, {cand}, split={p.get('split')}{repeat}: {heads}"
 
     def __repr__(self) -> str:
         return f"EvalResult({self.describe()})"

@@ -18,6 +18,10 @@ Built-in rules:
   ``same_category`` (every target with a known category is in a history category). Targets
   without a category never make a user cross-category. Only available when items have
   categories.
+* :class:`RepeatTargets`: ``repeat_target`` (some target of the user is already in the user's
+  history) and ``new_target`` (none is). Always on: under the default ``repeats="unreachable"``
+  the repeat users score zero by construction, under ``"rankable"`` they often score far
+  above the rest, so their share moves the overall figure either way.
 * :class:`UserColumn`: a column of a user table keyed by ``user_id`` codes: a boolean column is
   one segment, any other column one segment per distinct value (``"column=value"``).
 * :class:`ExprSegment`: a Polars expression over the per-user columns (``n_history``, metrics,
@@ -211,18 +215,48 @@ class ExprSegment:
         return {"rule": "expression", "name": self.name, "expr": str(self.expr)}
 
 
+def targets_in_history(histories: Sequences, target_offsets: np.ndarray, target_items: np.ndarray) -> np.ndarray:
+    """Per target (aligned with ``target_items``): whether its row's history holds that item."""
+    target_offsets = np.asarray(target_offsets, dtype=np.int64)
+    target_items = np.asarray(target_items, dtype=np.int64)
+    n_rows = len(histories)
+    if not len(target_items) or not len(histories.items):
+        return np.zeros(len(target_items), dtype=bool)
+    width = int(max(histories.items.max(initial=0), target_items.max(initial=0))) + 1
+    h_keys = np.repeat(np.arange(n_rows, dtype=np.int64), histories.lengths) * width + histories.items
+    t_keys = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(target_offsets)) * width + target_items
+    return np.isin(t_keys, h_keys)
+
+
+@dataclass(frozen=True)
+class RepeatTargets:
+    """``repeat_target`` / ``new_target``: does a held-out item repeat one of the user's history?"""
+
+    def assign(self, ctx: SegmentContext) -> dict[str, np.ndarray]:
+        """Membership per evaluated user."""
+        hit = targets_in_history(ctx.histories, ctx.target_offsets, ctx.target_items)
+        rows = np.repeat(np.arange(len(ctx.histories)), np.diff(ctx.target_offsets))
+        repeat = np.zeros(len(ctx.histories), dtype=bool)
+        repeat[rows[hit]] = True
+        return {"repeat_target": repeat, "new_target": ~repeat}
+
+    def describe(self) -> dict[str, object]:
+        """JSON-ready description."""
+        return {"rule": "repeat_targets"}
+
+
 def default_segments(
     item_categories: object | None = None,
     *,
     edges: tuple[int, ...] = (3, 5, 10),
     new_user_max_history: int = 5,
 ) -> list[Segment]:
-    """History-length buckets, new users, and cross-category when categories are known.
+    """History-length buckets, new users, repeat/new targets, and cross-category when categories are known.
 
     A ``Dataset`` whose items have no ``category`` column (e.g. Toys) simply gets no
     cross-category segment.
     """
-    rules: list[Segment] = [HistoryLength(edges), NewUsers(new_user_max_history)]
+    rules: list[Segment] = [HistoryLength(edges), NewUsers(new_user_max_history), RepeatTargets()]
     items = getattr(item_categories, "items", None)
     no_category = isinstance(items, pl.DataFrame) and C.CATEGORY not in items.columns
     if item_categories is not None and not no_category:

@@ -56,15 +56,17 @@ def from_config(config: dict[str, Any] | Augmenter) -> Augmenter:
         raise ConfigError(f"an augmenter config must be a mapping with an 'op' key, got {config!r}")
     if "op" not in config:
         raise ConfigError(f"augmenter config lacks the 'op' key: {config!r}")
+    from recaug.settings import check_settings, component_fields
+
     cls = _lookup(config["op"])
-    allowed = {f.name for f in fields(cls)}
     params = {k: v for k, v in config.items() if k != "op"}
-    unknown = sorted(set(params) - allowed)
+    settings = component_fields(cls)
+    nested = getattr(cls, "nested", {})
+    # keys and types from the op's own fields; nested augmenters are checked when built below
+    params.update(check_settings({k: v for k, v in params.items() if k not in nested}, settings, f"op {config['op']}"))
+    unknown = sorted(set(params) - set(settings))
     if unknown:
-        raise ConfigError(
-            f"unknown key(s) {', '.join(map(repr, unknown))} for op {config['op']!r}; "
-            f"accepted: {', '.join(sorted(allowed)) or '(none)'}"
-        )
+        raise ConfigError(f"op {config['op']}: unknown key {unknown[0]!r}; accepted: {', '.join(sorted(settings))}")
     params = {k: _build_nested(cls, k, v) for k, v in params.items()}
     try:
         return cls(**params)

@@ -4,12 +4,16 @@ Synthetic rows (``source != "real"``) either *complete an existing user* (their 
 is a real user's code) or belong to a *new synthetic user* (a code no real user has). Steps,
 in order, each recorded in the :class:`FuseReport`:
 
-1. **leakage check** (when ``split`` is given): every synthetic row of an existing user is
-   passed to :meth:`Split.assert_no_leakage` *before any filtering*, so a generator that
-   produced a held-out pair fails even if sampling would have dropped that row
-   (``held_out_hits="error"``, the default). A generator fitted on ``split.train`` alone can
-   still *guess* a user's held-out item; ``held_out_hits="drop"`` removes such rows instead
-   (counted as ``held_out_hit``), which can only understate what the synthetic data buys;
+1. **held-out hits**, by ``held_out_hits``. ``"keep"`` (the default,
+   :data:`DEFAULT_HELD_OUT_HITS`) decides without held-out data: the fuser never reads
+   ``split.valid``/``split.test`` (it does not touch ``split`` at all), and a synthetic row that
+   equals a user's held-out pair is fused like any other -- a generator fitted on
+   ``split.train`` alone may legitimately guess a held-out item. The two other modes read
+   held-out labels and are diagnostics: ``"error"`` passes every synthetic row of an existing
+   user to :meth:`Split.assert_no_leakage` *before any filtering* (a generator that produced a
+   held-out pair fails even if sampling would have dropped that row); ``"drop"`` removes such
+   rows (counted as ``held_out_hit``), a training-data decision made with test labels. Without
+   ``split`` no mode looks at held-out data;
 2. **de-duplication**: synthetic (user, item) pairs the user already has in ``train``, then
    repeats within the synthetic rows (first in time order kept);
 3. **segment quota**: ``only_users_with_at_most`` training interactions (new users count as 0),
@@ -27,7 +31,9 @@ ASReP-style): the user's ``k`` synthetic rows keep their relative order and get 
 before the whole real history and can never land after a held-out item. Timestamps may
 become negative for position-style time. ``placement="keep"`` keeps the given timestamps
 but raises :class:`LeakageError` if any is after the user's last training timestamp. New
-synthetic users always keep their own timestamps.
+synthetic users always keep their own timestamps. ``t0`` and "existing user" come from
+``train`` (and, in the modes that read held-out data, also from ``split.valid``/``split.test``,
+which matters only for users without training rows).
 
 The inputs are never modified. Output columns are ``train``'s (synthetic columns train lacks
 are dropped; columns synthetic lacks are null), plus ``weight`` when ``weight`` is set.
@@ -41,7 +47,7 @@ import logging
 import math
 import time
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, Literal, get_args
 
 import polars as pl
 
@@ -58,7 +64,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("recaug.fuse")
 
 _PLACEMENTS = ("prepend", "keep")
-_HELD_OUT_HITS = ("error", "drop")
+
+#: What the fuser does with a synthetic row that equals one of its user's held-out pairs.
+HeldOutHits = Literal["keep", "drop", "error"]
+#: Every ``held_out_hits`` mode; only ``"keep"`` decides without reading held-out data.
+HELD_OUT_HITS_MODES: Final[tuple[str, ...]] = get_args(HeldOutHits)
+#: The one default of ``held_out_hits``: the :class:`Fuser`, the pipeline's ``fuse`` section and
+#: ``recaug fuse --held-out-hits`` all use this object, so they cannot drift apart.
+DEFAULT_HELD_OUT_HITS: Final[HeldOutHits] = "keep"
 
 
 def _counts(frame: pl.DataFrame) -> dict[str, int]:
@@ -76,8 +89,10 @@ class Fuser:
     ``weight``: value of the ``weight`` column on synthetic rows (real rows 1.0);
     ``deduplicate``: drop repeated pairs; ``placement``: ``"prepend"`` or ``"keep"``;
     ``consistency``: a :class:`ConsistencyFilter`; ``seed``: for the ratio sample;
-    ``held_out_hits``: ``"error"`` (raise :class:`LeakageError`) or ``"drop"`` the synthetic
-    rows of existing users that coincide with one of their held-out pairs.
+    ``held_out_hits``: ``"keep"`` (default; held-out data is never read), or the diagnostics
+    ``"error"`` (raise :class:`LeakageError`) and ``"drop"`` (remove) for synthetic rows of
+    existing users that coincide with one of their held-out pairs -- both read ``split``'s
+    validation and test items to decide about training data.
     """
 
     ratio: float | None = None
@@ -89,7 +104,7 @@ class Fuser:
     placement: str = "prepend"
     consistency: ConsistencyFilter | None = None
     seed: int = 0
-    held_out_hits: str = "error"
+    held_out_hits: HeldOutHits = DEFAULT_HELD_OUT_HITS
 
     def __post_init__(self) -> None:
         if self.ratio is not None and self.ratio < 0:
@@ -100,8 +115,10 @@ class Fuser:
             raise ConfigError(f"max_rows_per_user must be >= 0, got {self.max_rows_per_user}")
         if self.weight is not None and not (self.weight >= 0 and math.isfinite(self.weight)):
             raise ConfigError(f"weight must be a finite number >= 0, got {self.weight}")
-        if self.held_out_hits not in _HELD_OUT_HITS:
-            raise ConfigError(f"held_out_hits must be one of {_HELD_OUT_HITS}, got {self.held_out_hits!r}")
+        if self.held_out_hits not in HELD_OUT_HITS_MODES:
+            raise ConfigError(
+                f"held_out_hits must be one of {HELD_OUT_HITS_MODES}, got {self.held_out_hits!r}"
+            )
         if self.placement not in _PLACEMENTS:
             raise ConfigError(f"placement must be one of {_PLACEMENTS}, got {self.placement!r}")
 
@@ -113,22 +130,35 @@ class Fuser:
 
     # -- the verb -------------------------------------------------------------------------
     def fuse(
-        self, train: Interactions, synthetic: Interactions, *, split: Split | None = None
+        self,
+        train: Interactions,
+        synthetic: Interactions,
+        *,
+        split: Split | None = None,
+        item_space: int | None = None,
     ) -> tuple[Interactions, FuseReport]:
-        """Return ``(fused, report)``: ``train`` plus the synthetic rows that pass every step."""
+        """Return ``(fused, report)``: ``train`` plus the synthetic rows that pass every step.
+
+        ``split`` is read only by the ``held_out_hits`` modes ``"error"`` and ``"drop"``;
+        ``item_space`` (valid item codes are ``2 .. item_space - 1``), when given, makes any
+        synthetic item code outside the catalogue a :class:`DataError` (see :func:`check_item_codes`).
+        """
         started = time.perf_counter()
         if len(synthetic) and (synthetic.frame.get_column(C.SOURCE) == C.REAL).any():
             raise DataError(
                 "synthetic rows must not have source 'real'", column=C.SOURCE, expected="the generator's name"
             )
+        if item_space is not None:
+            check_item_codes(synthetic, item_space)
+        held_out = split if self.held_out_hits != "keep" else None  # "keep" never reads held-out data
         real_rows = int((train.frame.get_column(C.SOURCE) == C.REAL).sum())
         rows_in = _counts(pl.concat([train.frame.select(C.SOURCE), synthetic.frame.select(C.SOURCE)]))
         dropped: dict[str, int] = {}
 
         # Who is an existing user, and where does their known history start / train end?
         known = [train.frame.select(C.USER, C.TIME)]
-        if split is not None:
-            known += [split.valid.frame.select(C.USER, C.TIME), split.test.frame.select(C.USER, C.TIME)]
+        if held_out is not None:
+            known += [held_out.valid.frame.select(C.USER, C.TIME), held_out.test.frame.select(C.USER, C.TIME)]
         users = pl.concat(known).group_by(C.USER).agg(pl.col(C.TIME).min().alias("_t0"))
         in_train = train.frame.group_by(C.USER).agg(
             pl.len().cast(pl.Int64).alias("_n_train"), pl.col(C.TIME).max().alias("_t_last")
@@ -143,14 +173,21 @@ class Fuser:
             .with_columns(pl.col("_existing").fill_null(False), pl.col("_n_train").fill_null(0))
         )
 
-        # 1. leakage
-        if split is not None and self.held_out_hits == "drop":
-            held = split.held_out().join(train.pairs(), on=[C.USER, C.ITEM], how="anti")
+        # 1. held-out hits (diagnostic modes only; "keep" decides without held-out data)
+        if held_out is not None and self.held_out_hits == "drop":
             before = s.height
-            s = s.join(held, on=[C.USER, C.ITEM], how="anti", maintain_order="left")
+            s = s.join(held_out.leak_pairs(), on=[C.USER, C.ITEM], how="anti", maintain_order="left")
             dropped["held_out_hit"] = before - s.height
-        if split is not None:
-            split.assert_no_leakage(s.filter(pl.col("_existing")), what="synthetic rows for existing users")
+            if dropped["held_out_hit"]:
+                log.warning(
+                    "fuse: %d synthetic row(s) dropped because they equal a held-out (validation/test) pair: "
+                    "a training-data decision made with held-out labels (held_out_hits='drop', a diagnostic)",
+                    dropped["held_out_hit"],
+                )
+        if held_out is not None:
+            held_out.assert_no_leakage(
+                s.filter(pl.col("_existing")), what="synthetic rows for existing users"
+            )
 
         def step(reason: str, keep: pl.Expr) -> None:
             nonlocal s
@@ -251,6 +288,35 @@ class Fuser:
             time.perf_counter() - started,
         )
         return fused, report
+
+
+def check_item_codes(synthetic: Interactions, item_space: int, *, file: object | None = None) -> None:
+    """Raise :class:`DataError` naming the first synthetic row whose item code is not in the catalogue.
+
+    Valid codes are ``2 .. item_space - 1`` (``Vocabulary.item_space``); ``row`` is the 0-based
+    position in ``synthetic`` (its input order), ``file`` where it was read from, if anywhere.
+    """
+    items = synthetic.frame.get_column(C.ITEM)
+    bad = (items >= item_space).arg_true()
+    if len(bad):
+        row = int(bad[0])
+        raise DataError(
+            f"item code {items[row]} is not in the catalogue ({len(bad)} synthetic row(s) outside it)",
+            file=file,
+            row=row,
+            column=C.ITEM,
+            expected=f"item codes 2..{item_space - 1} from the split's vocabulary",
+        )
+
+
+def held_out_hits_kept(fused: Interactions, split: Split) -> int:
+    """Diagnostic, *after* fusion: kept synthetic rows that equal a user's held-out (valid/test) pair.
+
+    Reads held-out items; call it only once every decision about ``fused`` is made, to report
+    how many synthetic rows guessed a held-out item (pairs also in ``split.train`` are no hit).
+    """
+    kept = fused.frame.filter(pl.col(C.SOURCE) != C.REAL).select(C.USER, C.ITEM)
+    return kept.join(split.leak_pairs(), on=[C.USER, C.ITEM], how="semi").height
 
 
 def fuse(

@@ -13,7 +13,10 @@ class FuseReport:
     ``rows_in`` / ``rows_out`` count rows per ``source`` (real rows included); ``dropped``
     maps each filter that ran, in order, to the synthetic rows it removed (0 included).
     ``users_extended`` counts existing users that received synthetic rows, ``users_new``
-    the new synthetic users kept.
+    the new synthetic users kept. ``dropped["held_out_hit"]`` (``held_out_hits="drop"`` only) is
+    a decision made with held-out labels. ``diagnostics`` holds counts taken *after* fusion that
+    read held-out data (e.g. ``held_out_hits_kept``, see :func:`~recaug.fuse.fuser.held_out_hits_kept`);
+    they changed nothing.
     """
 
     rows_in: dict[str, int]
@@ -22,6 +25,7 @@ class FuseReport:
     users_extended: int = 0
     users_new: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
+    diagnostics: dict[str, int] = field(default_factory=dict)
 
     @property
     def synthetic_in(self) -> int:
@@ -42,6 +46,7 @@ class FuseReport:
             "users_extended": self.users_extended,
             "users_new": self.users_new,
             "settings": dict(self.settings),
+            "diagnostics": dict(self.diagnostics),
         }
 
     def to_markdown(self) -> str:
@@ -50,10 +55,22 @@ class FuseReport:
         for source in sorted(set(self.rows_in) | set(self.rows_out)):
             lines.append(f"| {source} | {self.rows_in.get(source, 0)} | {self.rows_out.get(source, 0)} |")
         lines += ["", "| dropped because | synthetic rows |", "|---|---|"]
-        lines += [f"| {reason} | {n} |" for reason, n in self.dropped.items()]
+        lines += [
+            f"| {reason} (diagnostic: decided with held-out labels) | {n} |"
+            if reason == "held_out_hit"
+            else f"| {reason} | {n} |"
+            for reason, n in self.dropped.items()
+        ]
         lines += [
             "",
             f"Existing users extended: {self.users_extended}; new synthetic users: {self.users_new}.",
             "",
         ]
+        if self.diagnostics:
+            lines += [
+                "Diagnostics (counted after fusion by reading held-out items; they changed nothing):",
+                "",
+            ]
+            lines += [f"- {name}: {n}" for name, n in self.diagnostics.items()]
+            lines.append("")
         return "\n".join(lines)

@@ -63,14 +63,10 @@ def from_config(config: dict[str, Any]) -> Synthesizer:
         raise ConfigError(f"synthesizer config lacks the 'method' key: {config!r}")
     name = config[key]
     cls = get_synthesizer(name)
+    from recaug.settings import check_settings, component_fields
+
     params = {k: v for k, v in config.items() if k != key}
-    allowed = config_keys(name)
-    unknown = sorted(set(params) - set(allowed))
-    if unknown:
-        raise ConfigError(
-            f"unknown key(s) {', '.join(map(repr, unknown))} for synthesizer {name!r}; "
-            f"accepted: {', '.join(allowed)}"
-        )
+    params = check_settings(params, component_fields(cls), f"synthesizer {name}")
     try:
         return cls(**params)
     except TypeError as exc:

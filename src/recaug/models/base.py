@@ -44,6 +44,13 @@ class Recommender(ABC):
     #: whether the order of the history matters to the model
     sequential: ClassVar[bool] = False
 
+    @classmethod
+    def settings_fields(cls) -> dict[str, tuple[Any, Any]]:
+        """``{setting: (type, default)}`` a user may give this model (from its constructor)."""
+        from recaug.settings import component_fields
+
+        return component_fields(cls)
+
     def __init__(self, *, seed: int = 0, device: str = "auto") -> None:
         self.seed = seed
         self.device = device
@@ -153,6 +160,26 @@ def register(cls: type[Recommender]) -> type[Recommender]:
     """Class decorator: make a model available by its ``name``."""
     _REGISTRY[cls.name] = cls
     return cls
+
+
+def build_model(
+    name: str, params: dict[str, Any], *, seed: int = 0, device: str = "auto", where: str = "train.params"
+) -> Recommender:
+    """Model ``name`` built from a user's ``params`` mapping, every key and type checked first.
+
+    The accepted settings are the class's own (:meth:`Recommender.settings_fields`); problems
+    raise :class:`ConfigError` naming the key path (``where``), e.g.
+    ``train.params.epochs: Input should be a valid integer (got 'five')``.
+    """
+    from recaug.errors import ConfigError
+    from recaug.settings import check_settings
+
+    cls = get_model_class(name)
+    values = check_settings(params, cls.settings_fields(), where)
+    try:
+        return cls(seed=seed, device=device, **values)
+    except (ConfigError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{where} (model {name!r}): {exc}") from None
 
 
 def get_model_class(name: str) -> type[Recommender]:

@@ -8,6 +8,7 @@ they keep in :meth:`_extra_state` (plain ints/tensors), and train it with
 from __future__ import annotations
 
 import contextlib
+import typing
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -45,6 +46,19 @@ class NeuralRecommender(Recommender):
         self.module_: nn.Module | None = None
         self.history_: list[dict[str, Any]] = []
         self.best_epoch_: int | None = None
+
+    @classmethod
+    def settings_fields(cls) -> dict[str, tuple[Any, Any]]:
+        """Constructor settings plus the training settings of :class:`TrainConfig` (``**train``)."""
+        import dataclasses
+
+        from recaug.settings import component_fields
+
+        hints = typing.get_type_hints(TrainConfig)
+        train = {
+            f.name: (hints[f.name], cls.train_defaults.get(f.name, f.default)) for f in dataclasses.fields(TrainConfig)
+        }
+        return component_fields(cls, extra=train)
 
     def config(self) -> dict[str, Any]:
         """Model settings plus every training setting."""

@@ -34,6 +34,7 @@ from recaug.errors import ConfigError
 from recaug.evaluate.metrics import METRICS, metric_values
 from recaug.evaluate.ranking import rank_targets
 from recaug.models import checkpoint as ckpt
+from recaug.split.repeats import DEFAULT_REPEATS, check_repeats
 
 logger = logging.getLogger("recaug.models.training")
 
@@ -53,6 +54,8 @@ class TrainConfig:
     progress bar only when stderr is a TTY, otherwise one log line per epoch. ``checkpoint``: a
     file the training state is saved to after every epoch; a fit that finds it (from a killed
     run with the same settings and data) continues from there (:mod:`recaug.models.checkpoint`).
+    ``valid_repeats``: the repeat policy of the validation ranking (``recaug.evaluate.ranking``;
+    the same default as the evaluator, so early stopping selects under the rule it is judged by).
     """
 
     epochs: int = 200
@@ -63,6 +66,7 @@ class TrainConfig:
     eval_every: int = 1
     valid_from: int = 1
     valid_metric: str = "NDCG@10"
+    valid_repeats: str = DEFAULT_REPEATS
     threads: int | None = None
     progress: bool | None = None
     checkpoint: str | None = None
@@ -73,6 +77,7 @@ class TrainConfig:
         if self.patience is not None and self.patience < 1:
             raise ConfigError("patience must be >= 1 or None")
         parse_metric(self.valid_metric)
+        check_repeats(self.valid_repeats)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain settings (JSON-ready). ``checkpoint`` is left out: it says where one training
@@ -126,12 +131,14 @@ def validation_data(train: Interactions, valid: Interactions) -> tuple[Sequences
     return Sequences(offsets=offsets, items=train_seq.items[idx], users=users), targets
 
 
-def validation_score(model: object, histories: Sequences, targets: np.ndarray, metric: str) -> float:
+def validation_score(
+    model: object, histories: Sequences, targets: np.ndarray, metric: str, repeats: str = DEFAULT_REPEATS
+) -> float:
     """Mean ``metric`` (e.g. ``"NDCG@10"``) of full-ranking ``targets`` given ``histories``."""
     name, k = parse_metric(metric)
     if len(targets) == 0:
         return float("nan")
-    ranks = rank_targets(model, histories, targets)
+    ranks = rank_targets(model, histories, targets, repeats=repeats)
     return float(metric_values(ranks, name, k).mean())
 
 
@@ -169,11 +176,18 @@ def seeded_torch(seed: int, device: torch.device | str | None = None) -> Iterato
 TRAIN_STREAM = 3
 
 
+#: seconds between progress lines inside a long epoch (off a TTY)
+BATCH_LOG_SECONDS = 30.0
+
+
 class _Reporter:
-    """A rich progress bar on a TTY, otherwise one log line per epoch."""
+    """A rich progress bar on a TTY, otherwise one log line per epoch (and every
+    :data:`BATCH_LOG_SECONDS` inside a long one, so a 17-minute epoch is not silent)."""
 
     def __init__(self, name: str, epochs: int, show_bar: bool | None) -> None:
         self.name = name
+        self.epochs = epochs
+        self.last_line = time.perf_counter()
         self.bar = None
         if show_bar if show_bar is not None else sys.stderr.isatty():
             from rich.progress import Progress
@@ -182,10 +196,22 @@ class _Reporter:
             self.task = self.bar.add_task(name, total=epochs)
             self.bar.start()
 
+    def batch(self, epoch: int, done: int, total: int, started: float) -> None:
+        """A progress line inside an epoch when the last line is older than the interval."""
+        now = time.perf_counter()
+        if self.bar is not None or now - self.last_line < BATCH_LOG_SECONDS:
+            return
+        self.last_line = now
+        logger.info(
+            "%s epoch %d/%d: batch %d/%d (%.0f%%), %.0fs", self.name, epoch, self.epochs, done, total,
+            100.0 * done / max(total, 1), now - started,
+        )  # fmt: skip
+
     def epoch(self, record: dict[str, Any], metric: str) -> None:
+        self.last_line = time.perf_counter()
         value = record["metric"]
         text = (
-            f"{self.name} epoch {record['epoch']}: loss {record['loss']:.4f}, "
+            f"{self.name} epoch {record['epoch']}/{self.epochs}: loss {record['loss']:.4f}, "
             f"valid {metric} {'-' if value is None else f'{value:.4f}'}, {record['seconds']:.1f}s"
         )
         if self.bar is not None:
@@ -270,6 +296,7 @@ def fit_loop(
                 module.train()
                 order = torch.randperm(n_rows, generator=generator)
                 total, batches = 0.0, 0
+                n_batches = -(-n_rows // config.batch_size)
                 for lo in range(0, n_rows, config.batch_size):
                     loss = batch_loss(order[lo : lo + config.batch_size])
                     optimizer.zero_grad(set_to_none=True)
@@ -277,9 +304,10 @@ def fit_loop(
                     optimizer.step()
                     total += float(loss.detach())
                     batches += 1
+                    reporter.batch(epoch, batches, n_batches, start)
                 value = None
                 if valid is not None and len(valid[1]) and validates(epoch, config):
-                    value = validation_score(model, valid[0], valid[1], config.valid_metric)
+                    value = validation_score(model, valid[0], valid[1], config.valid_metric, config.valid_repeats)
                     module.train()
                 record = {
                     "epoch": epoch,

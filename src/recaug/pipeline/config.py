@@ -4,7 +4,10 @@ Every section forbids unknown keys. :func:`load_config` turns pydantic's ``Valid
 :class:`~recaug.errors.ConfigError` with one readable line per problem, each naming the dotted path
 of the key (``train.params.epochs: ...``). ``variants`` lists the arms compared under the same
 seeds: the control (always run without ``generate``/``expand``) and each augmented arm, given as
-overrides of the ``generate``/``expand``/``fuse``/``train`` sections.
+overrides of the ``generate``/``expand``/``fuse``/``train`` sections. An augmented variant whose
+fuse uses ``held_out_hits: drop`` (a decision about training data made with held-out labels) gets
+an automatic twin, ``<name>+keep``, identical but for ``held_out_hits: keep``, so every run shows
+the honest arm next to the diagnostic one.
 """
 
 from __future__ import annotations
@@ -18,11 +21,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from recaug.errors import ConfigError
+from recaug.fuse.fuser import DEFAULT_HELD_OUT_HITS, HeldOutHits
+from recaug.split.leave_last_out import DEFAULT_DUPLICATES, DuplicatePolicy
+from recaug.split.repeats import DEFAULT_REPEATS, RepeatPolicy
 
 #: Stages in pipeline order (``only=`` and the manifest use these names).
 STAGES = ("data", "preprocess", "split", "generate", "expand", "fuse", "train", "evaluate", "report")
 #: Sections a variant may override (everything upstream of the augmentation is shared).
 VARIANT_SECTIONS = ("generate", "expand", "fuse", "train")
+#: Suffix of the automatic ``held_out_hits: keep`` twin of a variant that fuses with ``drop``.
+KEEP_TWIN_SUFFIX = "+keep"
 
 
 class Section(BaseModel):
@@ -75,6 +83,8 @@ class SplitConfig(Section):
     n_valid: int = Field(1, ge=0)
     n_test: int = Field(1, ge=1)
     min_train: int = Field(1, ge=0)
+    #: leave-last-out: exact duplicate rows are dropped (warned), kept (warned) or an error
+    duplicates: DuplicatePolicy = DEFAULT_DUPLICATES
     valid_at: float | int | None = 0.8
     test_at: float | int = 0.9
     require_train_history: bool = True
@@ -113,9 +123,11 @@ class FuseConfig(Section):
     weight: float | None = Field(None, ge=0)
     deduplicate: bool = False
     placement: Literal["prepend", "keep"] = "prepend"
-    held_out_hits: Literal["error", "drop"] = Field(
-        "drop",
-        description="Synthetic rows that guess a user's held-out item: drop them (conservative) or raise.",
+    held_out_hits: HeldOutHits = Field(
+        DEFAULT_HELD_OUT_HITS,
+        description="Synthetic rows that equal a user's held-out item: keep (decide without held-out data), "
+        "or the diagnostics drop / error, which read validation/test items (a drop variant gets a keep "
+        "twin).",
     )
     quality: bool = True
     quality_discriminator: bool = False
@@ -153,6 +165,9 @@ class EvaluateConfig(Section):
     #: what the model reads at test time: the real histories (as every arm's control) or the
     #: arm's fused training rows (test-time completion); the ranking masks the real ones either way
     test_input: Literal["real", "fused"] = "real"
+    #: a held-out item the user already had: masked with the history ("unreachable", P1) or
+    #: ranked by its score ("rankable"); early stopping reads ``train.params.valid_repeats``
+    repeats: RepeatPolicy = DEFAULT_REPEATS
 
     @field_validator("ks")
     @classmethod
@@ -220,15 +235,67 @@ class Config(Section):
 
     # -- variants --------------------------------------------------------------------------
     def variant_names(self) -> list[str]:
-        """The control first, then the other variants in config order."""
+        """The control first, then the other variants in config order (a drop variant before its keep twin)."""
+        twins = {base: twin for twin, base in self.keep_twins().items()}
         names = [self.control]
-        names += [n for n in self.variants if n != self.control]
+        for name in self.variants:
+            if name == self.control:
+                continue
+            names.append(name)
+            if name in twins:
+                names.append(twins[name])
         return names
+
+    def keep_twins(self) -> dict[str, str]:
+        """``{twin: variant}`` for every augmented variant that fuses with ``held_out_hits: drop``.
+
+        The twin is the same arm with ``held_out_hits: keep``: trained and evaluated the same way,
+        it is the result that used no held-out data; the drop arm is a diagnostic next to it.
+        """
+        twins: dict[str, str] = {}
+        for name in self.variants:
+            if name == self.control:
+                continue
+            try:
+                arm = self._merged(name)
+            except ConfigError:  # reported by validate_config under the variant's own name
+                continue
+            augments = arm.generate.method is not None or arm.expand.policy is not None
+            if augments and arm.fuse.held_out_hits == "drop":
+                twin = name + KEEP_TWIN_SUFFIX
+                if twin in self.variants:
+                    raise ConfigError(
+                        f"variants.{twin}: name reserved for the held_out_hits: keep twin of {name!r}; "
+                        "rename it"
+                    )
+                twins[twin] = name
+        return twins
+
+    def variant_description(self, name: str) -> str:
+        """The variant's description, with what a keep twin or a drop (diagnostic) variant is."""
+        twins = self.keep_twins()
+        if name in twins:
+            return f"twin of {twins[name]} with fuse.held_out_hits: keep (decides without held-out data)"
+        text = self.variants[name].description if name in self.variants else ""
+        if name + KEEP_TWIN_SUFFIX in twins:
+            note = (
+                "diagnostic: fuse.held_out_hits: drop removes synthetic rows equal to validation/test items, "
+                f"using held-out labels; compare with {name + KEEP_TWIN_SUFFIX}"
+            )
+            text = f"{text} [{note}]" if text else note
+        return text
 
     def for_variant(self, name: str) -> Config:
         """This config with ``name``'s overrides merged in (the control never augments)."""
         if name not in self.variant_names():
             raise ConfigError(f"unknown variant {name!r}; have {self.variant_names()}")
+        twins = self.keep_twins()
+        if name in twins:
+            return self._merged(twins[name], held_out_hits="keep")
+        return self._merged(name)
+
+    def _merged(self, name: str, *, held_out_hits: str | None = None) -> Config:
+        """``name``'s overrides merged in (no name check); ``held_out_hits`` replaces the fuse setting."""
         raw = self.model_dump(mode="json")
         spec = self.variants.get(name)
         if spec is not None:
@@ -239,6 +306,8 @@ class Config(Section):
         if name == self.control:
             raw["generate"]["method"] = None
             raw["expand"]["policy"] = None
+        if held_out_hits is not None:
+            raw["fuse"]["held_out_hits"] = held_out_hits
         raw["variants"] = {}
         try:
             return Config.model_validate(raw)
@@ -335,7 +404,7 @@ def validate_config(raw: Any, *, base_dir: Path | None = None, check_files: bool
         except ConfigError as exc:
             problems.append(str(exc).split(":\n  ", 1)[-1])
     if problems:
-        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+        raise ConfigError("invalid config:\n  " + "\n  ".join(dict.fromkeys(problems)))
     resolve_paths(config, base_dir)
     check_config(config, check_files=check_files)
     return config
@@ -407,16 +476,18 @@ def check_config(config: Config, *, check_files: bool = True) -> None:
 
 
 def check_model(config: Config) -> None:
-    """Model names exist (imports torch, so run only when training is about to happen)."""
-    from recaug.models import get_model_class
+    """Model names exist and ``train.params`` fit the model's own typed settings (imports torch).
+
+    Every key and type is checked against the model's constructor (so a typo such as
+    ``contrastiv`` or ``epochs: five`` fails here, not when that arm starts training), and the
+    model is built once, which checks values too (``epochs: -3``, ``cl_representation: concatt``).
+    """
+    from recaug.models.base import build_model
 
     for name in config.variant_names():
-        model = config.for_variant(name).train.model
-        try:
-            get_model_class(model)
-        except ConfigError as exc:
-            where = f"variants.{name}." if name in config.variants and config.variants[name].train else ""
-            raise ConfigError(f"{where}train.model: {exc}") from None
+        train = config.for_variant(name).train
+        where = f"variants.{name}." if name in config.variants and config.variants[name].train else ""
+        build_model(train.model, train.params, device="cpu", where=f"{where}train.params")
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None, *, check_files: bool = True) -> Config:

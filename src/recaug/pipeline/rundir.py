@@ -3,7 +3,8 @@
 Layout::
 
     RUN/
-      .recaug-run            marks the folder as a recaug run (written first)
+      .recaug                marks the folder as a recaug run (``recaug VERSION run``, written first;
+                             runs of earlier versions have ``.recaug-run``)
       config.resolved.yaml   the validated config with every default and absolute paths
       manifest.json          versions, seeds, device, one entry per stage execution (timings,
                              peak memory, rows in/out, input fingerprints, ran/cached)
@@ -26,38 +27,51 @@ from pathlib import Path
 from typing import Any
 
 from recaug import __version__
-from recaug.atomic import write_text
+from recaug.atomic import is_recaug_output, marker_kind, write_error, write_marker, write_text
 from recaug.errors import OutputExistsError
 
-RUN_MARK = ".recaug-run"
+#: The marker kind of a run directory (see :mod:`recaug.atomic`).
+RUN_KIND = "run"
 
 
 def is_run_dir(path: Path) -> bool:
     """Whether ``path`` holds a recaug run."""
-    return (path / RUN_MARK).is_file() or (path / "manifest.json").is_file()
+    return marker_kind(path) == RUN_KIND or (path / "manifest.json").is_file()
 
 
 def prepare_run_dir(path: Path, *, resume: bool, force: bool) -> None:
-    """Create ``path`` or accept it; refuse a non-empty folder unless ``resume`` (a run) or ``force``."""
+    """Create ``path`` or accept it; refuse a non-empty folder unless ``resume`` (a run) or ``force``.
+
+    ``force`` replaces only a folder recaug wrote (it carries the marker, or is a run); a folder
+    of other files is refused, never deleted.
+    """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise OutputExistsError(f"output {path} exists and is not a folder")
     if path.is_dir() and any(path.iterdir()):
+        if not (is_recaug_output(path) or is_run_dir(path)):
+            raise OutputExistsError(
+                f"output {path} holds files recaug did not write; choose another folder "
+                "(--force replaces only folders recaug wrote)"
+            )
         if force:
             shutil.rmtree(path)
         elif resume:
             if not is_run_dir(path):
                 raise OutputExistsError(
-                    f"output {path} is not empty and holds no recaug run; choose another folder or pass force"
+                    f"output {path} holds another recaug output, not a run; choose another folder or pass force"
                 )
         else:
-            what = "another run" if is_run_dir(path) else "other files"
+            what = "another run" if is_run_dir(path) else "another recaug output"
             raise OutputExistsError(
                 f"output {path} already holds {what}; pass resume=True (--resume) to continue it "
                 "or force=True (--force) to replace it"
             )
-    path.mkdir(parents=True, exist_ok=True)
-    write_text(path / RUN_MARK, f"recaug {__version__}\n")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    write_marker(path, RUN_KIND)
 
 
 def versions() -> dict[str, str]:

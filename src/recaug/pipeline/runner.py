@@ -341,6 +341,8 @@ def arm_record(run_dir: Path, entries: dict[str, Entry], shared: dict[str, Entry
         rec["rows_added"] = info.get("rows_added", 0)
         rec["synthetic_share"] = info.get("synthetic_share", 0.0)
         rec["quality"] = info.get("quality")
+        rec["held_out_hits_dropped"] = info.get("held_out_hits_dropped", 0)
+        rec["held_out_hits_kept"] = info.get("held_out_hits_kept")
     else:
         rec["rows_added"], rec["synthetic_share"], rec["quality"] = 0, 0.0, None
     return rec
@@ -425,7 +427,8 @@ def _write_results(run_dir: Path, config: Config, shared: dict[str, Entry], arms
     write_json(run_dir / "results.json", {
         "name": config.name,
         "control": config.control,
-        "variants": {v: (config.variants[v].description if v in config.variants else "") for v in config.variant_names()},
+        "variants": {v: config.variant_description(v) for v in config.variant_names()},
+        "keep_twins": config.keep_twins(),
         "seeds": list(config.seeds),
         "primary_metric": config.evaluate.primary_metric,
         "shared": {k: str(e.path.relative_to(run_dir)) for k, e in shared.items()},

@@ -30,7 +30,7 @@ import polars as pl
 from recaug import columns as C
 from recaug.data.dataset import Dataset
 from recaug.data.interactions import Interactions
-from recaug.errors import ConfigError, DataError
+from recaug.errors import DataError
 from recaug.pipeline.config import (
     DataConfig,
     EvaluateConfig,
@@ -112,7 +112,9 @@ def run_split(cfg: SplitConfig, data_dir: Path, out: Path) -> dict[str, Any]:
 
     dataset = load_dataset(data_dir)
     if cfg.protocol == "leave_last_out":
-        protocol: Any = LeaveLastOut(n_valid=cfg.n_valid, n_test=cfg.n_test, min_train=cfg.min_train)
+        protocol: Any = LeaveLastOut(
+            n_valid=cfg.n_valid, n_test=cfg.n_test, min_train=cfg.min_train, duplicates=cfg.duplicates
+        )
     else:
         protocol = TemporalSplit(
             valid_at=cfg.valid_at, test_at=cfg.test_at, require_train_history=cfg.require_train_history
@@ -255,9 +257,12 @@ def run_fuse(
 
     Each augmented view becomes its own new synthetic user (code above every real and generated
     user), so sequence models train on it as an independent sequence, as offline augmentation
-    intends; ``source`` keeps the op path.
+    intends; ``source`` keeps the op path. Synthetic item codes outside the dataset's catalogue
+    are an error. After fusion (never before the decision) the kept synthetic rows that equal a
+    held-out pair are counted as a diagnostic (``held_out_hits_kept``); ``held_out_hits_dropped``
+    counts the rows ``held_out_hits: drop`` removed using held-out labels.
     """
-    from recaug.fuse.fuser import Fuser
+    from recaug.fuse.fuser import Fuser, held_out_hits_kept
 
     split = load_split(split_dir)
     parts: list[pl.DataFrame] = []
@@ -274,13 +279,17 @@ def run_fuse(
         parts.append(views)
     synthetic = Interactions(pl.concat(parts, how="diagonal_relaxed"), sort=False)
     settings = cfg.model_dump(exclude={"quality", "quality_discriminator"})
-    fused, report = Fuser(**settings, seed=seed).fuse(split.train, synthetic, split=split)
+    dataset = load_dataset(data_dir)
+    fused, report = Fuser(**settings, seed=seed).fuse(
+        split.train, synthetic, split=split, item_space=dataset.vocab.item_space
+    )
+    split.assert_no_leakage(fused, what="the fused training rows", real_only=True)
+    report.diagnostics["held_out_hits_kept"] = held_out_hits_kept(fused, split)
     fused.frame.write_parquet(out / "train.parquet")
     _dump(out / "fuse.json", report.to_dict())
     kept = fused.filter(pl.col(C.SOURCE) != C.REAL)
     quality = None
     if cfg.quality and len(kept):
-        dataset = load_dataset(data_dir)
         quality = _quality(split.train, kept, dataset.items, seed, cfg.quality_discriminator, out / "quality")
     real = len(split.train)
     return {
@@ -290,6 +299,9 @@ def run_fuse(
         "synthetic_in": len(synthetic),
         "rows_added": len(kept),
         "synthetic_share": len(kept) / real if real else 0.0,
+        "held_out_hits": cfg.held_out_hits,
+        "held_out_hits_dropped": report.dropped.get("held_out_hit", 0),
+        "held_out_hits_kept": report.diagnostics["held_out_hits_kept"],
         "quality": quality,
     }
 
@@ -311,19 +323,16 @@ def run_train(
     ``train.params`` names a checkpoint of its own), so a killed run resumes mid-fit.
     """
     from recaug.models import get_model_class
+    from recaug.models.base import build_model
     from recaug.models.neural import NeuralRecommender
 
     split = load_split(split_dir)
     train = Interactions(pl.read_parquet(train_file), sort=False)
     dataset = load_dataset(data_dir)
-    model_cls = get_model_class(cfg.model)
     params = dict(cfg.params)
-    if checkpoint is not None and issubclass(model_cls, NeuralRecommender):
+    if checkpoint is not None and issubclass(get_model_class(cfg.model), NeuralRecommender):
         params.setdefault("checkpoint", str(checkpoint))
-    try:
-        model = model_cls(seed=seed, device=cfg.device, **params)
-    except TypeError as exc:
-        raise ConfigError(f"train.params for model {cfg.model!r}: {exc}") from None
+    model = build_model(cfg.model, params, seed=seed, device=cfg.device)
     model.fit(train, split.valid, item_space=dataset.vocab.item_space)
     model.save(out / "model")
     history = [dict(h) for h in getattr(model, "history_", []) or []]
@@ -372,7 +381,9 @@ def run_evaluate(
     split = load_split(split_dir)
     dataset = load_dataset(data_dir)
     model = Recommender.load(model_dir / "model")
-    evaluator = Evaluator(ks=tuple(cfg.ks), metrics=tuple(cfg.metrics), candidates=cfg.candidates, seed=seed)
+    evaluator = Evaluator(
+        ks=tuple(cfg.ks), metrics=tuple(cfg.metrics), candidates=cfg.candidates, seed=seed, repeats=cfg.repeats
+    )
     rules = segment_rules(cfg, dataset)
     summaries: dict[str, Any] = {}
     n_users = 0

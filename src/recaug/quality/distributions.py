@@ -21,15 +21,19 @@ _MISSING_CATEGORY = "<missing>"
 
 
 def shares(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """Relative frequency (column ``share``) of every distinct value of ``keys``."""
-    counts = frame.group_by(keys).len()
+    """Relative frequency (column ``share``) of every distinct value of ``keys``, in key order.
+
+    Polars ``group_by`` order is arbitrary; the sort makes what is written from it (plot data
+    that feeds a stage fingerprint) byte-identical from run to run.
+    """
+    counts = frame.group_by(keys).len().sort(keys, nulls_last=True)
     total = counts.get_column("len").sum()
     return counts.with_columns((pl.col("len") / max(total, 1)).alias("share")).drop("len")
 
 
 def counts(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """Number of rows (column ``n``) of every distinct value of ``keys``."""
-    return frame.group_by(keys).agg(pl.len().cast(pl.Int64).alias("n"))
+    """Number of rows (column ``n``) of every distinct value of ``keys``, in key order."""
+    return frame.group_by(keys).agg(pl.len().cast(pl.Int64).alias("n")).sort(keys, nulls_last=True)
 
 
 def _aligned(p: pl.DataFrame, q: pl.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -71,8 +75,9 @@ def jensen_shannon(p: pl.DataFrame, q: pl.DataFrame, keys: list[str]) -> float:
 
 
 def user_lengths(interactions: Interactions) -> np.ndarray:
-    """Number of interactions of every user (unordered)."""
-    return interactions.frame.group_by(C.USER).len().get_column("len").to_numpy()
+    """Number of interactions of every user, in user-code order (deterministic: it is written to
+    the fuse stage's ``quality/plot_data.json``, which feeds the stage fingerprint)."""
+    return interactions.frame.group_by(C.USER).len().sort(C.USER).get_column("len").to_numpy()
 
 
 def length_fidelity(real: Interactions, synthetic: Interactions) -> tuple[float, dict[str, Any]]:

@@ -3,7 +3,10 @@
 Per-user metrics are the primary result: for each variant a user's metric is averaged over the
 seeds, then each segment gets the mean with a bootstrap CI, and each augmented variant is compared
 with the control on the same users (paired t-test and Wilcoxon signed-rank, relative lift). With
-two or more seeds the seed-level paired comparison is added.
+two or more seeds the seed-level paired comparison is added, and the seed-level test of the
+per-seed lifts: a lift is ``significant`` only when the per-user and the seed-level test both hold
+(:func:`significance`). :func:`training` lists the epochs each model ran, its best epoch, and
+flags a model whose validation metric was still rising when training hit the epoch cap.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import polars as pl
 from recaug import columns as C
 from recaug.errors import DataError
 from recaug.evaluate.segments import ALL, PREFIX
+
+#: Significance level of the headline's paired tests (a lift is coloured only when significant).
+ALPHA = 0.05
 
 #: Segment order of the headline table (others follow in stored order).
 SEGMENT_ORDER = ("all", "new_users", "history<=3", "cross_category", "same_category")
@@ -53,6 +59,17 @@ def headline_metrics(primary: str, available: list[str]) -> list[str]:
     return out
 
 
+def per_user_frames(run_dir: Path, arm: dict[str, dict[str, Any]], target: str) -> dict[str, pl.DataFrame]:
+    """``{seed: per-user results}`` of every evaluated seed of one arm."""
+    out = {}
+    for seed, rec in arm.items():
+        ev = rec["stages"].get("evaluate")
+        f = run_dir / ev / target / "per_user.parquet" if ev else None
+        if f is not None and f.is_file():
+            out[seed] = pl.read_parquet(f)
+    return out
+
+
 def per_user_mean(run_dir: Path, arm: dict[str, dict[str, Any]], target: str) -> pl.DataFrame | None:
     """One row per user: metrics averaged over seeds; segment memberships from the first seed."""
     frames = []
@@ -84,6 +101,44 @@ def _members(frame: pl.DataFrame, segment: str) -> pl.DataFrame:
     return frame if segment == ALL else frame.filter(pl.col(PREFIX + segment))
 
 
+def _seed_means(frames: dict[str, pl.DataFrame], seeds: list[str], segment: str, metric: str) -> list[float] | None:
+    """Each seed's mean of ``metric`` over the members of ``segment`` (None when one has none)."""
+    out = []
+    for seed in seeds:
+        f = frames[seed]
+        if metric not in f.columns or (segment != ALL and PREFIX + segment not in f.columns):
+            return None
+        m = _members(f, segment).get_column(metric).mean()
+        if m is None:
+            return None
+        out.append(float(m))  # type: ignore[arg-type]
+    return out
+
+
+def significance(
+    cmp: Any, control_means: list[float] | None, variant_means: list[float] | None, alpha: float
+) -> dict[str, Any]:
+    """Whether a lift is significant, and why.
+
+    With two or more seeds both tests must hold at ``alpha``: the per-user paired Wilcoxon test
+    on the seed-averaged users (``cmp``) and the seed-level t-test of the per-seed relative lifts
+    (:func:`recaug.evaluate.stats.joint_significance`). With one seed, the per-user test alone.
+    """
+    from recaug.evaluate.stats import joint_significance, seed_level_test
+
+    if control_means is not None and variant_means is not None and len(control_means) >= 2:
+        seed = seed_level_test(control=control_means, treatment=variant_means, metric=cmp.metric)
+        joint = joint_significance(seed, pooled=cmp, alpha=alpha)
+        return {
+            "significant": joint.significant, "significance": joint.reason, "n_seeds": seed.n_seeds,
+            "seed_mean_lift": seed.mean_lift, "seed_pvalue": seed.pvalue,
+        }  # fmt: skip
+    p = cmp.wilcoxon_pvalue
+    ok = p is not None and math.isfinite(p) and p < alpha
+    reason = f"one seed: per-user Wilcoxon p {'<' if ok else '>='} {alpha:g}"
+    return {"significant": bool(ok), "significance": reason, "n_seeds": 1}
+
+
 def headline(
     run_dir: Path,
     results: dict[str, Any],
@@ -92,13 +147,18 @@ def headline(
     *,
     n_resamples: int,
     confidence: float,
+    alpha: float = 0.05,
 ) -> dict[str, Any]:
-    """``{segments: [...], rows: [...]}``: one row per (segment, variant, metric)."""
+    """``{segments: [...], rows: [...]}``: one row per (segment, variant, metric).
+
+    Every augmented row says whether its lift is ``significant`` at ``alpha`` (:func:`significance`).
+    """
     from recaug.evaluate.stats import bootstrap_ci, paired_seeds, paired_stats
 
     control = results["control"]
     arms = results["arms"]
     means = {v: per_user_mean(run_dir, arm, target) for v, arm in arms.items()}
+    by_seed = {v: per_user_frames(run_dir, arm, target) for v, arm in arms.items()}
     if means.get(control) is None:
         return {"segments": [], "rows": []}
     ctrl = means[control]
@@ -140,6 +200,15 @@ def headline(
                         t_pvalue=cmp.t_pvalue,
                         wilcoxon_pvalue=cmp.wilcoxon_pvalue,
                         cohens_d=cmp.cohens_d,
+                    )
+                    seeds = [s for s in by_seed[control] if s in by_seed[variant]]
+                    row.update(
+                        significance(
+                            cmp,
+                            _seed_means(by_seed[control], seeds, segment, metric),
+                            _seed_means(by_seed[variant], seeds, segment, metric),
+                            alpha,
+                        )
                     )
                     if segment == ALL and len(results["seeds"]) > 1:
                         a = [rec["summary"].get(target, {}) for rec in arms[control].values()]
@@ -217,6 +286,69 @@ def curves(run_dir: Path, results: dict[str, Any]) -> dict[str, list[dict[str, A
     return out
 
 
+def held_out_diagnostics(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per variant fused with ``held_out_hits: drop``: its keep twin and the rows it dropped using held-out labels.
+
+    ``rows_dropped`` / ``twin_hits_kept`` are means over seeds: the synthetic rows the drop arm
+    removed because they equal a validation/test item, and how many such rows its keep twin
+    trained on (counted after fusion).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    arms = results["arms"]
+    twins = dict(results.get("keep_twins") or {})
+    for variant, arm in arms.items():
+        if variant == results["control"] or variant in twins:
+            continue
+        dropped = [rec.get("held_out_hits_dropped") or 0 for rec in arm.values()]
+        twin = next((t for t, base in twins.items() if base == variant), None)
+        if twin is None and not any(dropped):
+            continue
+        kept = [rec.get("held_out_hits_kept") for rec in arms.get(twin, {}).values()] if twin else []
+        kept = [k for k in kept if k is not None]
+        out[variant] = {
+            "twin": twin,
+            "rows_dropped": float(np.mean(dropped)) if dropped else 0.0,
+            "twin_hits_kept": float(np.mean(kept)) if kept else None,
+        }
+    return out
+
+
+#: "Still rising": training ran to its epoch cap and the best validation was among the last this many.
+RISING_LAST_VALIDATIONS = 3
+
+
+def training(run_dir: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per (variant, seed) of a model that trains in epochs: epochs run, the cap, the best epoch.
+
+    ``still_rising``: the fit ran to its epoch cap (``epochs`` of the model's settings) and its
+    best validation epoch is among the last :data:`RISING_LAST_VALIDATIONS` validations, so the
+    validation metric was still improving when training stopped: more epochs may change the result.
+    """
+    out = []
+    for variant, arm in results["arms"].items():
+        for seed, rec in arm.items():
+            train = rec["stages"].get("train")
+            doc = _read(run_dir / train / "history.json", {}) if train else {}
+            history = (doc or {}).get("history") or []
+            if not history:
+                continue  # a model without epochs (pop, itemknn ...)
+            cfg = (_read(run_dir / train / "model" / "config.json", {}) or {}).get("config", {})
+            cap = cfg.get("epochs")
+            validated = [h for h in history if h.get("metric") is not None]
+            best_epoch = doc.get("best_epoch")
+            best = next((h for h in validated if h.get("epoch") == best_epoch), None)
+            last = [h.get("epoch") for h in validated[-RISING_LAST_VALIDATIONS:]]
+            at_cap = cap is not None and len(history) >= int(cap)
+            out.append({
+                "variant": variant, "seed": seed, "model": doc.get("model"), "epochs_run": len(history),
+                "epoch_cap": cap, "at_cap": at_cap, "best_epoch": best_epoch, "validations": len(validated),
+                "best_value": best.get("metric") if best else None,
+                "last_value": validated[-1].get("metric") if validated else None,
+                "still_rising": bool(at_cap and best_epoch is not None and best_epoch in last),
+            })  # fmt: skip
+    return out
+
+
 def tuning(run_dir: Path) -> dict[str, Any] | None:
     """The policy search (``tune/``) when the run directory has one."""
     study = _read(run_dir / "tune" / "study.json")
@@ -266,12 +398,16 @@ def collect(run_dir: str | Path) -> dict[str, Any]:
             metrics,
             n_resamples=int(ev.get("bootstrap", 1000)),
             confidence=float(ev.get("confidence", 0.95)),
+            alpha=ALPHA,
         ),
         "confidence": float(ev.get("confidence", 0.95)),
+        "alpha": ALPHA,
         "costs": costs(results),
         "amounts": amounts(results, target, primary),
         "quality": quality(run_dir, results),
         "curves": curves(run_dir, results),
+        "training": training(run_dir, results),
         "tune": tuning(run_dir),
+        "held_out_diagnostics": held_out_diagnostics(results),
     }
     return _clean(doc)

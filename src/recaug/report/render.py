@@ -56,6 +56,60 @@ def headline_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
+#: Appended to a variant's name wherever the report shows a ``held_out_hits: drop`` arm.
+DIAGNOSTIC_LABEL = " (diagnostic: held-out labels)"
+
+
+def held_out_notes(doc: dict[str, Any]) -> list[str]:
+    """One warning per variant whose training data was decided with held-out labels (``drop``)."""
+    notes = []
+    for variant, d in (doc.get("held_out_diagnostics") or {}).items():
+        text = (
+            f"{variant} fuses with held_out_hits: drop: it removed {fmt(d['rows_dropped'], 1)} "
+            "synthetic rows "
+            "(mean over seeds) because they equal a validation/test item, a decision about training data "
+            "made with held-out labels, so its numbers are a diagnostic, not a result."
+        )
+        if d.get("twin"):
+            text += f" {d['twin']} is the same arm deciding without held-out data"
+            if d.get("twin_hits_kept") is not None:
+                text += f" (it trained on {fmt(d['twin_hits_kept'], 1)} such rows)"
+            text += "."
+        notes.append(text)
+    return notes
+
+
+def variant_label(doc: dict[str, Any], variant: str) -> str:
+    """The variant's name, marked when it is a held-out-label diagnostic."""
+    return variant + (DIAGNOSTIC_LABEL if variant in (doc.get("held_out_diagnostics") or {}) else "")
+
+
+def lift_class(cell: dict[str, Any] | None) -> str:
+    """CSS class of a lift: ``up``/``down`` only when the lift is significant, else none."""
+    if not cell or not cell.get("significant") or not cell.get("lift"):
+        return ""
+    return "up" if cell["lift"] > 0 else "down"
+
+
+def has_seed_tests(doc: dict[str, Any]) -> bool:
+    """Whether the headline carries seed-level tests (two or more seeds)."""
+    return any((r.get("n_seeds") or 0) >= 2 for r in doc["headline"]["rows"])
+
+
+def rising_notes(doc: dict[str, Any]) -> list[str]:
+    """One warning per model whose validation metric was still rising at its epoch cap."""
+    notes = []
+    for t in doc.get("training") or []:
+        if t.get("still_rising"):
+            notes.append(
+                f"{t['variant']} (seed {t['seed']}, {t['model']}): training stopped at its epoch cap "
+                f"({t['epochs_run']} of {t['epoch_cap']} epochs) with the best validation at epoch "
+                f"{t['best_epoch']}, among the last validations: the validation metric was still rising, "
+                "so more epochs may change this result."
+            )
+    return notes
+
+
 def headline_metrics(doc: dict[str, Any]) -> list[str]:
     """Metric columns of the headline table."""
     return list(dict.fromkeys(r["metric"] for r in doc["headline"]["rows"]))
@@ -78,26 +132,30 @@ img{max-width:100%;height:auto;border:1px solid #eee}
 <p class="muted">target: <b>{{ doc.target }}</b> &middot; seeds: {{ doc.seeds|join(', ') }} &middot; device: {{ doc.device }}
 &middot; recaug {{ doc.versions.get('recaug', '?') }} &middot; {{ doc.run_dir|e }}</p>
 
+<h2>Headline: augmented variants vs control</h2>
+<p class="muted">Per-user {{ doc.target }} metrics averaged over seeds; mean with {{ (doc.confidence*100)|round|int }}% bootstrap CI;
+lift and p-values from paired tests on the same users (t-test / Wilcoxon signed-rank){% if seed_tests %};
+p (seeds): one-sample t-test of the per-seed relative lifts against 0{% endif %}. A lift is coloured only when it is
+significant at {{ doc.alpha }}{% if seed_tests %} by both the per-user Wilcoxon test and the seed-level test{% else %} (per-user Wilcoxon){% endif %}.</p>
+{% for note in held_out_notes %}<p class="box"><b>Warning:</b> {{ note|e }}</p>{% endfor %}
+{% for note in rising_notes %}<p class="box"><b>Still rising:</b> {{ note|e }}</p>{% endfor %}
+<table><tr><th class="l">segment</th><th class="l">variant</th><th>users</th>
+{% for m in metrics %}<th>{{ m }} [CI]</th>{% endfor %}<th>lift ({{ metrics[0] if metrics else '' }})</th><th>p (t)</th><th>p (Wilcoxon)</th>{% if seed_tests %}<th>p (seeds)</th>{% endif %}</tr>
+{% for row in table %}
+<tr class="{{ 'control' if row.is_control else '' }}{{ ' seg' if row.first else '' }}">
+<td class="l">{{ row.segment|e if row.first else '' }}</td><td class="l">{{ variant_label(doc, row.variant)|e }}{{ ' (control)' if row.is_control and row.variant != 'control' else '' }}</td><td>{{ row.n_users }}</td>
+{% for m in metrics %}{% set c = row.cells.get(m) %}<td>{% if c %}{{ fmt(c.mean) }} <span class="muted">[{{ fmt(c.ci_low) }}, {{ fmt(c.ci_high) }}]</span>{% else %}-{% endif %}</td>{% endfor %}
+{% set p = row.cells.get(metrics[0]) if metrics else None %}
+<td class="{{ lift_class(p) if p and not row.is_control else '' }}">{{ pct(p.get('lift')) if p and not row.is_control else '' }}</td>
+<td>{{ pval(p.get('t_pvalue')) if p and not row.is_control else '' }}</td><td>{{ pval(p.get('wilcoxon_pvalue')) if p and not row.is_control else '' }}</td>{% if seed_tests %}<td>{{ pval(p.get('seed_pvalue')) if p and not row.is_control else '' }}</td>{% endif %}</tr>
+{% endfor %}</table>
+{% if figs.lift %}<img alt="lift per segment" src="data:image/png;base64,{{ figs.lift }}">{% endif %}
+
 <h2>Protocol</h2>
 <div class="box"><dl>
 {% for k, v in protocol_items %}<dt>{{ k|e }}</dt><dd>{{ v|e }}</dd>{% endfor %}
 </dl></div>
 {% if data_rows %}<p class="muted">{% for name, info in data_rows %}{{ name }}: {{ info.get('rows_out', '?') }} rows{% if info.get('users') %}, {{ info['users'] }} users, {{ info['items'] }} items{% endif %}{% if not loop.last %} &rarr; {% endif %}{% endfor %}</p>{% endif %}
-
-<h2>Headline: augmented variants vs control</h2>
-<p class="muted">Per-user {{ doc.target }} metrics averaged over seeds; mean with {{ (doc.confidence*100)|round|int }}% bootstrap CI;
-lift and p-values from paired tests on the same users (t-test / Wilcoxon signed-rank).</p>
-<table><tr><th class="l">segment</th><th class="l">variant</th><th>users</th>
-{% for m in metrics %}<th>{{ m }} [CI]</th>{% endfor %}<th>lift ({{ metrics[0] if metrics else '' }})</th><th>p (t)</th><th>p (Wilcoxon)</th></tr>
-{% for row in table %}
-<tr class="{{ 'control' if row.is_control else '' }}{{ ' seg' if row.first else '' }}">
-<td class="l">{{ row.segment|e if row.first else '' }}</td><td class="l">{{ row.variant|e }}{{ ' (control)' if row.is_control and row.variant != 'control' else '' }}</td><td>{{ row.n_users }}</td>
-{% for m in metrics %}{% set c = row.cells.get(m) %}<td>{% if c %}{{ fmt(c.mean) }} <span class="muted">[{{ fmt(c.ci_low) }}, {{ fmt(c.ci_high) }}]</span>{% else %}-{% endif %}</td>{% endfor %}
-{% set p = row.cells.get(metrics[0]) if metrics else None %}
-<td class="{{ 'up' if p and p.get('lift') and p.lift > 0 else 'down' if p and p.get('lift') and p.lift < 0 else '' }}">{{ pct(p.get('lift')) if p and not row.is_control else '' }}</td>
-<td>{{ pval(p.get('t_pvalue')) if p and not row.is_control else '' }}</td><td>{{ pval(p.get('wilcoxon_pvalue')) if p and not row.is_control else '' }}</td></tr>
-{% endfor %}</table>
-{% if figs.lift %}<img alt="lift per segment" src="data:image/png;base64,{{ figs.lift }}">{% endif %}
 
 {% if figs.amount %}<h2>Metric vs amount of synthetic data</h2>
 <img alt="metric vs amount" src="data:image/png;base64,{{ figs.amount }}">{% endif %}
@@ -110,6 +168,12 @@ lift and p-values from paired tests on the same users (t-test / Wilcoxon signed-
 {% for v, png in figs.distributions.items() %}<img alt="distributions {{ v|e }}" src="data:image/png;base64,{{ png }}">{% endfor %}
 {% endif %}
 
+{% if doc.training %}<h2>Training</h2>
+<p class="muted">Epochs run of the epoch cap and the epoch with the best validation metric (its weights are the model's).
+Still rising: the fit reached the cap with the best validation among the last ones.</p>
+<table><tr><th class="l">variant</th><th>seed</th><th class="l">model</th><th>epochs run</th><th>best epoch</th><th>best validation</th><th class="l">note</th></tr>
+{% for t in doc.training %}<tr><td class="l">{{ t.variant|e }}</td><td>{{ t.seed }}</td><td class="l">{{ t.model|e }}</td><td>{{ t.epochs_run }}{% if t.epoch_cap is not none %} / {{ t.epoch_cap }}{% endif %}</td><td>{{ fmt(t.best_epoch) }}</td><td>{{ fmt(t.best_value) }}</td><td class="l">{{ 'still rising at the epoch cap' if t.still_rising else ('stopped at the epoch cap' if t.at_cap else '') }}</td></tr>{% endfor %}
+</table>{% endif %}
 {% if figs.curves %}<h2>Training curves</h2>
 <img alt="training curves" src="data:image/png;base64,{{ figs.curves }}">{% endif %}
 
@@ -175,14 +239,15 @@ def _table_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
 def render_html(doc: dict[str, Any], figs: dict[str, Any]) -> str:
     """The self-contained HTML page."""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.ChainableUndefined)
-    env.globals.update(fmt=fmt, pct=pct, pval=pval, secs=secs)
+    env.globals.update(fmt=fmt, pct=pct, pval=pval, secs=secs, variant_label=variant_label, lift_class=lift_class)
     quality_cols = list(dict.fromkeys(k for q in doc["quality"].values() for k in q.get("scores", {})))
     cost_stages = list(dict.fromkeys(k for c in doc["costs"] for k in c["seconds"]))
     data_rows = [(k, doc["data"][k]) for k in ("data", "preprocess", "split") if k in doc["data"]]
     return env.from_string(_TEMPLATE).render(
         doc=doc, figs=figs, metrics=headline_metrics(doc), table=_table_rows(doc),
         protocol_items=_protocol_items(doc), quality_cols=quality_cols, cost_stages=cost_stages,
-        data_rows=data_rows,
+        data_rows=data_rows, held_out_notes=held_out_notes(doc), rising_notes=rising_notes(doc),
+        seed_tests=has_seed_tests(doc),
     )  # fmt: skip
 
 
@@ -193,20 +258,28 @@ def render_markdown(doc: dict[str, Any]) -> str:
         "",
         f"Target: **{doc['target']}**; seeds {', '.join(map(str, doc['seeds']))}; "
         f"device {doc.get('device')}.",
-        "",
-        "## Protocol",
-        "",
     ]
-    lines += [f"- **{k}**: {v}" for k, v in _protocol_items(doc)]
     metrics = headline_metrics(doc)
+    seed_tests = has_seed_tests(doc)
+    alpha = doc.get("alpha", 0.05)
+    rule = (
+        "both the per-user Wilcoxon test and the seed-level test (p (seeds): one-sample t-test of the "
+        "per-seed relative lifts against 0)"
+        if seed_tests
+        else "the per-user Wilcoxon test"
+    )
     lines += [
         "",
         "## Headline: augmented variants vs control",
         "",
-        f"Mean [{round(doc['confidence'] * 100)}% bootstrap CI]; lift and paired p-values on {metrics[0] if metrics else ''}.",
+        f"Mean [{round(doc['confidence'] * 100)}% bootstrap CI]; lift and paired p-values on {metrics[0] if metrics else ''}. "
+        f"A lift is in bold only when it is significant at {alpha:g} by {rule}.",
         "",
-        "| segment | variant | users | " + " | ".join(metrics) + " | lift | p (t) | p (Wilcoxon) |",
-        "|---|---|---:|" + "---:|" * len(metrics) + "---:|---:|---:|",
+        *[f"> **Warning:** {note}\n" for note in held_out_notes(doc)],
+        *[f"> **Still rising:** {note}\n" for note in rising_notes(doc)],
+        "| segment | variant | users | " + " | ".join(metrics) + " | lift | p (t) | p (Wilcoxon) |"
+        + (" p (seeds) |" if seed_tests else ""),
+        "|---|---|---:|" + "---:|" * len(metrics) + "---:|---:|---:|" + ("---:|" if seed_tests else ""),
     ]
     for r in _table_rows(doc):
         cells = []
@@ -214,17 +287,39 @@ def render_markdown(doc: dict[str, Any]) -> str:
             c = r["cells"].get(m)
             cells.append(f"{fmt(c['mean'])} [{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]" if c else "-")
         p = r["cells"].get(metrics[0]) if metrics else None
-        extra = (
-            ["", "", ""]
-            if r["is_control"] or not p
-            else [pct(p.get("lift")), pval(p.get("t_pvalue")), pval(p.get("wilcoxon_pvalue"))]
-        )
-        name = r["variant"] + (" (control)" if r["is_control"] and r["variant"] != "control" else "")
+        if r["is_control"] or not p:
+            extra = [""] * (4 if seed_tests else 3)
+        else:
+            lift = pct(p.get("lift"))
+            extra = [f"**{lift}**" if lift_class(p) else lift, pval(p.get("t_pvalue")), pval(p.get("wilcoxon_pvalue"))]
+            extra += [pval(p.get("seed_pvalue"))] if seed_tests else []
+        control = " (control)" if r["is_control"] and r["variant"] != "control" else ""
+        name = variant_label(doc, r["variant"]) + control
         lines.append(
             f"| {r['segment'] if r['first'] else ''} | {name} | {r['n_users']} | "
             + " | ".join(cells + extra)
             + " |"
         )
+    if doc.get("training"):
+        lines += [
+            "",
+            "## Training",
+            "",
+            "Epochs run of the epoch cap and the epoch with the best validation metric (its weights are the "
+            "model's). Still rising: the fit reached the cap with the best validation among the last ones.",
+            "",
+            "| variant | seed | model | epochs run | best epoch | best validation | note |",
+            "|---|---:|---|---:|---:|---:|---|",
+        ]
+        for t in doc["training"]:
+            run = f"{t['epochs_run']}" + (f" / {t['epoch_cap']}" if t.get("epoch_cap") is not None else "")
+            note = "still rising at the epoch cap" if t["still_rising"] else "stopped at the epoch cap" if t["at_cap"] else ""
+            lines.append(
+                f"| {t['variant']} | {t['seed']} | {t['model']} | {run} | {fmt(t['best_epoch'])} | "
+                f"{fmt(t['best_value'])} | {note} |"
+            )
+    lines += ["", "## Protocol", ""]
+    lines += [f"- **{k}**: {v}" for k, v in _protocol_items(doc)]
     if doc["quality"]:
         cols = list(dict.fromkeys(k for q in doc["quality"].values() for k in q.get("scores", {})))
         lines += [

@@ -77,13 +77,23 @@ class Split:
         parts = {"valid": [self.valid], "test": [self.test], "both": [self.valid, self.test]}[which]
         return pl.concat([p.frame.select(C.USER, C.ITEM) for p in parts]).unique()
 
-    def assert_no_leakage(self, interactions: Interactions | pl.DataFrame, *, what: str = "data") -> None:
+    def leak_pairs(self) -> pl.DataFrame:
+        """Held-out (user_id, item_id) pairs that are not also training pairs: what counts as a leak."""
+        return self.held_out().join(self.train.pairs(), on=[C.USER, C.ITEM], how="anti")
+
+    def assert_no_leakage(
+        self, interactions: Interactions | pl.DataFrame, *, what: str = "data", real_only: bool = False
+    ) -> None:
         """Raise :class:`LeakageError` if any held-out (user, item) pair appears in ``interactions``.
 
         Pairs that also occur in ``train`` (repeat purchases) are not leaks: the user did
-        interact with that item before the held-out time.
+        interact with that item before the held-out time. ``real_only``: check only rows whose
+        ``source`` is ``"real"`` (for fused training data: a synthetic row from a generator
+        fitted on ``train`` may equal a held-out pair without having seen it, a real one may not).
         """
         frame = interactions.frame if isinstance(interactions, Interactions) else interactions
+        if real_only and C.SOURCE in frame.columns:
+            frame = frame.filter(pl.col(C.SOURCE) == C.REAL)
         missing = [c for c in (C.USER, C.ITEM) if c not in frame.columns]
         if missing:
             raise DataError(f"cannot check {what} for leakage: no column {missing[0]!r}", column=missing[0],
@@ -93,8 +103,7 @@ class Split:
         except Exception:
             raise DataError(f"cannot check {what} for leakage: user_id/item_id are not integer codes",
                             column=C.USER, expected="int32 codes from the split's vocabulary") from None
-        held = self.held_out().join(self.train.pairs(), on=[C.USER, C.ITEM], how="anti")
-        leaks = frame.select(C.USER, C.ITEM).join(held, on=[C.USER, C.ITEM], how="semi")
+        leaks = frame.select(C.USER, C.ITEM).join(self.leak_pairs(), on=[C.USER, C.ITEM], how="semi")
         if len(leaks):
             first = leaks.row(0)
             raise LeakageError(

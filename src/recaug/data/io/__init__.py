@@ -46,6 +46,9 @@ FORMATS: dict[str, Callable[..., Dataset]] = {
     "amazon": read_amazon,
 }
 
+#: Formats whose files may lack a header row (``no_header``).
+NO_HEADER_FORMATS = ("csv", "tsv")
+
 
 def read(
     src: str | Path,
@@ -59,14 +62,17 @@ def read(
     rating_col: str | None = None,
     query_col: str | None = None,
     sep: str | None = None,
+    no_header: bool = False,
     item_side: str | Path | None = None,
     name: str | None = None,
 ) -> Dataset:
     """Read ``src`` (file or folder) in ``format`` (a key of ``FORMATS``, or ``"auto"``) into a Dataset.
 
     ``*_col`` name input columns for the canonical ones (guessed from usual names when
-    omitted), ``sep`` overrides the delimiter, ``item_side`` adds an item table (CSV/TSV/
-    Parquet/JSON lines keyed by item id), ``name`` names the dataset (default: file stem).
+    omitted), ``sep`` overrides the delimiter, ``no_header`` reads a CSV/TSV file without a
+    header row (its columns are ``column_1``, ``column_2``, ...: map them with ``*_col``),
+    ``item_side`` adds an item table (CSV/TSV/Parquet/JSON lines keyed by item id), ``name``
+    names the dataset (default: file stem).
     """
     path = Path(src)
     if format == "auto":
@@ -78,12 +84,17 @@ def read(
         log.info("read %s: guessed format %r (%s)", path, format, reason)
     if format not in FORMATS:
         raise ConfigError(f"unknown format {format!r}; known: auto, {', '.join(FORMATS)}")
+    if no_header and format not in NO_HEADER_FORMATS:
+        raise ConfigError(
+            f"no_header (--no-header) applies to {' and '.join(NO_HEADER_FORMATS)} files, not format {format!r}; "
+            "pass format csv (--format csv) to read the file as a headerless table"
+        )
     reader = FORMATS[format]
     try:
         return reader(
             path, user_col=user_col, item_col=item_col, time_col=time_col, event_col=event_col,
             category_col=category_col, rating_col=rating_col, query_col=query_col, sep=sep,
-            item_side=item_side, name=name,
+            no_header=no_header, item_side=item_side, name=name,
         )
     except DataError as exc:
         if exc.file is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -85,19 +86,58 @@ def read_delimited_table(
 
 
 def read_csv(src: str | Path, **options: Unpack[ReadOptions]) -> Dataset:
-    """A delimited text file with a header row (delimiter sniffed unless ``sep`` is given)."""
+    """A delimited text file with a header row (delimiter sniffed unless ``sep`` is given).
+
+    ``no_header=True``: the first row is data and the columns are ``column_1``, ``column_2``, ...
+    """
     return _read_delimited(src, None, options)
 
 
 def read_tsv(src: str | Path, **options: Unpack[ReadOptions]) -> Dataset:
-    """A tab-separated file with a header row."""
+    """A tab-separated file with a header row (or none, with ``no_header=True``)."""
     return _read_delimited(src, "\t", options)
 
 
+#: The hint added to header errors of a file whose first row looks like data.
+NO_HEADER_HINT = (
+    "the first row looks like data, not a header: if the file has none, pass --no-header (no_header=True) "
+    "and map the columns by position, e.g. --user-col column_1 --item-col column_2"
+)
+
+
 def _read_delimited(src: str | Path, default_sep: str | None, options: dict) -> Dataset:
-    return _read_table(
-        src, options, lambda path, opts: read_delimited_table(path, opts.sep or default_sep)[0], first_row=2
-    )
+    no_header = bool(options.get("no_header"))
+
+    def load(path: Path, opts: Options) -> pl.DataFrame:
+        raw = read_delimited_table(path, opts.sep or default_sep, has_header=not opts.no_header)[0]
+        if opts.no_header:  # our own 1-based names, whatever the Polars version calls them
+            raw = raw.rename({c: f"column_{k}" for k, c in enumerate(raw.columns, start=1)})
+        return raw
+
+    try:
+        return _read_table(src, options, load, first_row=1 if no_header else 2)
+    except DataError as exc:
+        header_problem = exc.row == 1 or (exc.row is None and exc.column is not None)
+        if not no_header and header_problem and _first_row_looks_like_data(Path(src)):
+            exc.message = f"{exc.message}; {NO_HEADER_HINT}"
+            exc.args = (str(exc),)
+        raise
+
+
+def _first_row_looks_like_data(path: Path) -> bool:
+    """Whether a field of the first line is a number (headers name columns, they rarely are numbers)."""
+    try:
+        lines = head_lines(path, 1)
+    except DataError:
+        return False
+    fields = re.split(r"[,;|\t]", lines[0]) if lines else []
+    for field in fields:
+        try:
+            float(field.strip().strip('"'))
+        except ValueError:
+            continue
+        return True
+    return False
 
 
 def _read_table(

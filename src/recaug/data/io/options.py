@@ -21,6 +21,7 @@ class ReadOptions(TypedDict, total=False):
     rating_col: str | None
     query_col: str | None
     sep: str | None
+    no_header: bool
     item_side: str | Path | None
     name: str | None
 
@@ -37,6 +38,7 @@ class Options:
     rating_col: str | None = None
     query_col: str | None = None
     sep: str | None = None
+    no_header: bool = False
     item_side: str | Path | None = None
     name: str | None = None
 
