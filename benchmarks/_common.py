@@ -144,6 +144,12 @@ def epoch_seconds(history: list[dict[str, Any]] | None) -> dict[str, Any]:
             "epochs_total": total}
 
 
+def best_valid(history: list[dict[str, Any]] | None) -> float | None:
+    """The best validation value of a fit (what early stopping and default choices may read)."""
+    values = [h["metric"] for h in (history or []) if isinstance(h.get("metric"), int | float)]
+    return max(values) if values else None
+
+
 def _finite(obj: Any) -> Any:
     """NaN/inf -> None so the file is strict JSON (an empty segment has no mean)."""
     if isinstance(obj, float):

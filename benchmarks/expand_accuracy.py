@@ -51,7 +51,7 @@ import numpy as np
 import polars as pl
 
 from _cache import code_version
-from _common import REPO, dataset_file, epoch_seconds, parser, peak_memory_mb, write_result
+from _common import REPO, best_valid, dataset_file, epoch_seconds, parser, peak_memory_mb, write_result
 from merge_results import pooled_key
 from recaug import columns as C
 from recaug.atomic import atomic_dir
@@ -212,7 +212,7 @@ def cache_path(args: Any, name: str, variant: str, seed: int, params: dict[str, 
     config = SASRec(seed=seed, device=args.device, **params).config()
     key = {"dataset": name, "variant": variant, "seed": seed, "params": config, "device": args.device,
            "offline": OFFLINE.get(policy) if policy else None, "quick": args.quick,
-           "quick_users": args.quick_users if args.quick else None, "code": args.code}
+           "quick_users": args.quick_users if args.quick else None, "users": args.users, "code": args.code}
     digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return Path(args.cache_dir) / f"{name}_{variant}_{seed}_{digest}"
 
@@ -306,6 +306,9 @@ def train_eval(
             "params": model.config(),
             "epochs_run": timing["epochs_run"],
             "best_epoch": model.best_epoch_,
+            # validation only: what a default or a policy may be chosen on (never the test metrics)
+            "best_valid": best_valid(model.history_),
+            "valid_metric": model.train_config.valid_metric,
             "train_users": int(split.train.n_users),
             "train_rows": len(sequences) if sequences is not None else int(split.train.n_users),
             "ce_chunked_above": losses.CHUNKED_ABOVE,  # 0: --chunked-ce
@@ -336,6 +339,8 @@ def main() -> None:
     p.add_argument("--valid-from", type=int, default=1,
                    help="first validated epoch, for every variant (RepPad's star_valid is 200)")
     p.add_argument("--quick-users", type=int, default=3000, help="users kept per dataset with --quick")
+    p.add_argument("--users", type=int, default=None,
+                   help="keep this many random users (full schedule; for cheap validation-only choices)")
     p.add_argument("--cache-dir", type=Path, default=Path(__file__).resolve().parent / ".cache",
                    help="finished runs (reused as controls, and to resume)")
     p.add_argument("--arms-only", action="store_true",
@@ -365,12 +370,15 @@ def main() -> None:
                                   f"patience {args.patience} validations",
                 "augmentation_fit_on": "split.train", "paired_test": "per-user, vs same-seed control",
                 "segments": [s.describe() for s in SEGMENTS], "offline_policy": args.offline_policy,
-                "quick_users": args.quick_users if args.quick else None}
+                "quick_users": args.quick_users if args.quick else None, "users": args.users,
+                "repeats": Evaluator().repeats}
     for ds_name in args.dataset:
         dataset = read(dataset_file(args.data_root, ds_name), format="s3rec")
         interactions = dataset.interactions
         if args.quick:
             interactions = subsample(interactions, args.quick_users, 0)
+        elif args.users:
+            interactions = subsample(interactions, args.users, 0)
         split = LeaveLastOut(n_valid=1, n_test=1).split(interactions)
         ctx = {"name": ds_name, "split": split, "item_space": dataset.vocab.item_space, "evals": {}}
         for seed in seeds:

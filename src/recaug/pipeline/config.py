@@ -482,11 +482,16 @@ def check_model(config: Config) -> None:
     ``contrastiv`` or ``epochs: five`` fails here, not when that arm starts training), and the
     model is built once, which checks values too (``epochs: -3``, ``cl_representation: concatt``).
     """
+    from recaug.models import get_model_class
     from recaug.models.base import build_model
 
     for name in config.variant_names():
         train = config.for_variant(name).train
         where = f"variants.{name}." if name in config.variants and config.variants[name].train else ""
+        try:
+            get_model_class(train.model)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}train.model: {exc}") from None
         build_model(train.model, train.params, device="cpu", where=f"{where}train.params")
 
 
