@@ -130,7 +130,7 @@ def test_fit_model_checkpoints_each_fit_under_its_own_name(tmp_path: Path, monke
 
 def test_expand_accuracy_caches_by_library_code_and_settings(tmp_path: Path):
     expand = load_benchmark("expand_accuracy")
-    args = SimpleNamespace(code="src-abc", cache_dir=tmp_path, device="cpu", quick=False, quick_users=10,
+    args = SimpleNamespace(code="src-abc", cache_dir=tmp_path, device="cpu", quick=False, quick_users=10, users=None,
                            offline_policy="cmr")  # fmt: skip
     params = {**expand.SASREC, "loss": "bce"}
     path = expand.cache_path(args, "beauty", "sasrec-bce", 0, params)
@@ -139,6 +139,8 @@ def test_expand_accuracy_caches_by_library_code_and_settings(tmp_path: Path):
     assert path != expand.cache_path(SimpleNamespace(**{**vars(args), "code": "src-def"}), "beauty", "sasrec-bce", 0,
                                       params)  # fmt: skip
     assert path != expand.cache_path(args, "beauty", "sasrec-bce", 1, params)
+    assert path != expand.cache_path(SimpleNamespace(**{**vars(args), "users": 5000}), "beauty", "sasrec-bce", 0,
+                                      params)  # fmt: skip
     assert path != expand.cache_path(args, "beauty", "sasrec-bce", 0, {**params, "cl_representation": "mean"})
     uncommitted = SimpleNamespace(**{**vars(args), "code": None})
     assert expand.cache_path(uncommitted, "beauty", "sasrec-bce", 0, params) is None

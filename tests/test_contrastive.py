@@ -14,10 +14,11 @@ from recaug import columns as C
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
 from recaug.expand import Crop, Insert, expand_training, from_config, training_fingerprint
-from recaug.models import GRU4Rec, SASRec
+from recaug.models import GRU4Rec, SASRec, sequential
 from recaug.models.base import Recommender
 from recaug.models.contrastive import TargetIndex, represent, same_matrix, same_target_partners, spans
 from recaug.models.losses import info_nce
+from recaug.models.training import validation_data, validation_score
 
 torch.set_num_threads(1)
 
@@ -174,10 +175,29 @@ def test_augmenter_is_fitted_on_training_data_only(split):
     assert got == train and not (held_out - train) & got
 
 
-def test_offline_expanded_rows_train_and_keep_validation_on_real_histories(split):
+def test_offline_expanded_rows_train_and_keep_validation_on_real_histories(split, monkeypatch):
     expanded = expand_training(split.train, from_config({"op": "repeat_pad", "max_len": 9}), seed=0)
+    seen = {}
+    loop = sequential.fit_loop
+
+    def recording(model, module, batch_loss, n_rows, config, **kw):
+        seen.update(n_rows=n_rows, valid=kw["valid"])
+        return loop(model, module, batch_loss, n_rows, config, **kw)
+
+    monkeypatch.setattr(sequential, "fit_loop", recording)
     model = SASRec(seed=0, **TINY).fit(split.train, split.valid, sequences=expanded)
-    assert model.best_epoch_ is not None and np.isfinite(model.history_[-1]["loss"])
+    # the training rows are the expanded rows (each has a next item), not one row per user
+    assert seen["n_rows"] == len(expanded.sequences) > split.train.n_users
+    plain = SASRec(seed=0, **TINY).fit(split.train, split.valid)
+    assert [h["loss"] for h in plain.history_] != [h["loss"] for h in model.history_]
+    # validation: every validation user's real training history, and its validation item
+    histories, targets = validation_data(split.train, split.valid)
+    assert seen["valid"][0].equals(histories) and np.array_equal(seen["valid"][1], targets)
+    # the recorded metrics are the ranking of those targets given those histories: scoring the
+    # kept weights again gives the kept epoch's metric
+    kept = model.history_[model.best_epoch_ - 1]["metric"]
+    assert kept == max(h["metric"] for h in model.history_)
+    assert validation_score(model, histories, targets, "NDCG@10") == pytest.approx(kept, abs=1e-12)
     masked = Sequences.from_lists([[2, C.MASK_ID, 4, 5], [3, 4]], users=[0, 1])
     SASRec(seed=0, **TINY).fit(split.train, sequences=masked)
 
@@ -223,7 +243,10 @@ def test_representation_trains_deterministically_and_differs_from_last(split, ki
     assert [h["loss"] for h in a.history_] != [h["loss"] for h in last.history_]
     gru = GRU4Rec(hidden=8, max_len=8, epochs=1, device="cpu", progress=False, threads=1,
                   contrastive=contrastive, cl_representation=kind)  # fmt: skip
-    assert np.isfinite(gru.fit(split.train).history_[0]["loss"])
+    gru_last = GRU4Rec(hidden=8, max_len=8, epochs=1, device="cpu", progress=False, threads=1,
+                       contrastive=contrastive, cl_representation="last")  # fmt: skip
+    loss = gru.fit(split.train).history_[0]["loss"]
+    assert np.isfinite(loss) and loss != gru_last.fit(split.train).history_[0]["loss"]
 
 
 def test_default_representation_is_concat_for_cl4srec_and_last_otherwise():

@@ -17,14 +17,25 @@ What is proved, and why this is the honest invariant:
        has power: if the augmenter read held-out data, (b) would fail).
    With held-out items that never occur in train (planted fresh codes), (a) implies they
    cannot be emitted at all, so ``assert_no_leakage`` passes for correlated ops too.
+
+``expand_training`` is only ever handed ``train``, so on its own these checks could not fail;
+each also runs the pipeline's expand stage, which is handed the whole split folder (valid and
+test included), so a stage that fed held-out rows to the augmenter would fail them.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import json
+from pathlib import Path
 
+import numpy as np
+import polars as pl
+
+from recaug import columns as C
+from recaug.cli._flow import write_split
 from recaug.data import Interactions, Sequences
 from recaug.expand import (
+    Augmenter,
     Compose,
     Crop,
     Insert,
@@ -39,7 +50,9 @@ from recaug.expand import (
     expand_training,
     training_fingerprint,
 )
-from recaug.split import LeaveLastOut
+from recaug.pipeline.config import ExpandConfig
+from recaug.pipeline.stages import run_expand
+from recaug.split import LeaveLastOut, Split
 
 
 def make_data(held_out_offset: int = 0, n_users: int = 60, seed: int = 0) -> Interactions:
@@ -68,15 +81,33 @@ def correlated_policy() -> LengthAwarePolicy:
     )
 
 
-def test_rearranging_ops_never_emit_held_out_items() -> None:
+def expand_stage(split: Split, policy: Augmenter, folder: Path, *, n_views: int, seed: int) -> pl.DataFrame:
+    """What the pipeline's expand stage writes for ``split``: it gets the whole split folder."""
+    write_split(split, folder / "split")
+    (folder / "out").mkdir()
+    config = ExpandConfig(policy=json.loads(json.dumps(policy.config())), n_views=n_views, min_length=1)
+    run_expand(config, folder / "split", seed, folder / "out")
+    provenance = json.loads((folder / "out" / "provenance.json").read_text())
+    assert provenance["train_fingerprint"] == training_fingerprint(split.train)
+    frame = pl.read_parquet(folder / "out" / "sequences.parquet")
+    assert frame.height > 0
+    return frame
+
+
+def test_rearranging_ops_never_emit_held_out_items(tmp_path: Path) -> None:
     split = LeaveLastOut().split(make_data())
+    train_pairs = set(zip(split.train.users.tolist(), split.train.items.tolist(), strict=True))
     op = Compose([Sometimes(Crop(0.6), p=0.7), Reorder(0.5), Mask(0.3), TimeJitter(1)])
     for aug in (op, Slice("prefix", max_len=5), RepeatPad(20)):
         expanded = expand_training(split.train, aug, n_views=3, seed=1)
         split.assert_no_leakage(expanded.to_interactions(), what=f"{aug.name} output")
+        # the stage, which is handed the held-out parts too: a view holds its user's training items only
+        views = expand_stage(split, aug, tmp_path / aug.name, n_views=3, seed=1)
+        split.assert_no_leakage(views, what=f"expand stage {aug.name} output")
+        assert set(zip(views[C.USER].to_list(), views[C.ITEM].to_list(), strict=True)) <= train_pairs
 
 
-def test_correlated_ops_fit_on_train_only_and_emit_no_held_out_item() -> None:
+def test_correlated_ops_fit_on_train_only_and_emit_no_held_out_item(tmp_path: Path) -> None:
     split = LeaveLastOut().split(make_data())
     policy = correlated_policy()
     expanded = expand_training(split.train, policy, n_views=4, seed=0)
@@ -89,9 +120,13 @@ def test_correlated_ops_fit_on_train_only_and_emit_no_held_out_item() -> None:
             assert op.similarity.fingerprint_ == train_print != training_fingerprint(everything)
             assert op.similarity.item_space_ <= 42  # never saw a held-out code
     assert (expanded.augmented().sequences.items < 42).all()
+    # the stage (handed the held-out parts too) fits on train: its views never hold a held-out code
+    views = expand_stage(split, correlated_policy(), tmp_path, n_views=4, seed=0)
+    split.assert_no_leakage(views, what="expand stage correlated output")
+    assert views[C.ITEM].max() < 42
 
 
-def test_output_depends_on_train_only() -> None:
+def test_output_depends_on_train_only(tmp_path: Path) -> None:
     # same training rows, different held-out items
     a = LeaveLastOut().split(make_data(held_out_offset=0))
     b = LeaveLastOut().split(make_data(held_out_offset=1000))
@@ -99,6 +134,10 @@ def test_output_depends_on_train_only() -> None:
     out_a = expand_training(a.train, correlated_policy(), n_views=2, seed=5)
     out_b = expand_training(b.train, correlated_policy(), n_views=2, seed=5)
     assert out_a.sequences.equals(out_b.sequences)
+    # the stage is handed the held-out parts too: its output must not depend on them
+    stage_a = expand_stage(a, correlated_policy(), tmp_path / "a", n_views=2, seed=5)
+    stage_b = expand_stage(b, correlated_policy(), tmp_path / "b", n_views=2, seed=5)
+    assert stage_a.equals(stage_b)
 
     # power of the check: an augmenter fitted on train + held-out behaves differently
     leaky = correlated_policy().fit(a.train.concat(a.valid).concat(a.test))

@@ -321,3 +321,24 @@ def test_fused_test_input_reads_completions_and_masks_only_real_history(tmp_path
 def test_fused_test_input_refuses_expand_arms() -> None:
     with pytest.raises(ConfigError, match="test_input"):
         validate_config(tiny(evaluate={"test_input": "fused"}))
+
+
+def test_a_killed_run_says_so_in_its_manifest(tmp_path, monkeypatch):
+    """Ctrl-C / SIGTERM (turned into KeyboardInterrupt by the CLI) and a hard kill are recorded (B.8)."""
+    from recaug.pipeline.rundir import Manifest
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt("signal 15")
+
+    monkeypatch.setattr(S, "run_train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(validate_config(tiny()), tmp_path / "run")
+    doc = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert doc["invocations"][-1]["status"] == "killed"
+    assert doc["stages"][-1]["status"] == "killed" and doc["stages"][-1]["stage"] == "train"
+    # a process killed hard (SIGKILL) leaves "running"; the next invocation calls it killed
+    manifest = Manifest(tmp_path / "m.json")
+    manifest.start(config_hash="x", seeds=[0], device="cpu", resume=False, only=None)
+    again = Manifest(tmp_path / "m.json")
+    again.start(config_hash="x", seeds=[0], device="cpu", resume=True, only=None)
+    assert [i["status"] for i in again.doc["invocations"]] == ["killed", "running"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -64,6 +66,9 @@ def test_sampled_softmax_trains_and_bad_loss_is_rejected(successor_split):
     model = SASRec(hidden=8, max_len=8, loss="sampled_softmax", n_negatives=5, epochs=2, device="cpu", progress=False)
     model.fit(successor_split.train)
     assert len(model.history_) == 2 and np.isfinite(model.history_[-1]["loss"])
+    # near-zero logits at the start: the softmax of the target over itself and its 5 negatives,
+    # a negative equal to the target (1 in 20) left out -> log(1 + 5 * 19/20); full CE would be ~log(20)
+    assert model.history_[0]["loss"] == pytest.approx(math.log(1 + 5 * 19 / 20), abs=0.05)
     with pytest.raises(ConfigError):
         SASRec(loss="hinge")
 

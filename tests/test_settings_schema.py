@@ -7,8 +7,8 @@ arm starts training, and every message names the key path.
 from __future__ import annotations
 
 import pytest
-from cli_helpers import invoke
 
+from cli_helpers import invoke
 from recaug.errors import ConfigError
 from recaug.expand import from_config as augmenter_from_config
 from recaug.generate import from_config as synthesizer_from_config
@@ -65,3 +65,8 @@ def test_values_are_coerced_to_their_declared_types():
         check_settings({"k": "seven"}, {"k": (int, 1)}, "x")
     with pytest.raises(ConfigError, match="synthesizer vae: unknown key 'epoch'"):
         synthesizer_from_config({"method": "vae", "epoch": 3})
+
+
+def test_synthesizer_configs_may_name_their_seed_and_device():
+    synth = synthesizer_from_config({"method": "vae", "seed": 3, "device": "cpu"})
+    assert synth.seed == 3 and synth.device == "cpu"

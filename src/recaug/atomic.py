@@ -12,11 +12,14 @@ private: 0700 folders, 0600 files).
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from recaug import __version__
 from recaug.errors import OutputError, OutputExistsError
@@ -182,3 +185,23 @@ def write_text(target: str | Path, text: str) -> None:
     """Write ``text`` to ``target`` atomically (UTF-8)."""
     with atomic_file(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(target: str | Path, payload: Any, *, finite: bool = False) -> None:
+    """``payload`` as pretty JSON (indent 2) in ``target``, atomically: recaug's one JSON writer.
+
+    Objects JSON cannot hold are written as their ``str``. ``finite``: NaN and infinities become
+    ``null`` (strict readers reject them); otherwise they are written as ``NaN`` / ``Infinity``.
+    """
+    write_text(target, json.dumps(finite_json(payload) if finite else payload, indent=2, default=str))
+
+
+def finite_json(obj: Any) -> Any:
+    """``obj`` with every NaN / infinite float (in nested dicts, lists, tuples) replaced by ``None``."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_json(v) for v in obj]
+    return obj

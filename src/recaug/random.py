@@ -1,14 +1,14 @@
 """Seeds and random streams.
 
 Every random component takes a ``seed``. Per-user streams are derived from ``(seed, user)``
-so results never depend on batch size, worker count or engine.
+so results never depend on batch size, worker count or engine. The counter-based streams
+(:func:`hash_uniform`, and the augmenters' and synthesizers' streams built on :func:`mix64`,
+:func:`key_state` and :func:`counter_bits`) all share the one SplitMix64 mixer defined here.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -23,14 +23,38 @@ def derive_rng(seed: int, key: int) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(key) & 0xFFFFFFFF])
 
 
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    x = x.astype(np.uint64, copy=True)
+#: SplitMix64's increment (the golden ratio in 64 bits)
+GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_COUNTER_MUL = np.uint64(0xD1B54A32D192ED03)
+_TO_UNIT = 1.0 / (1 << 53)
+
+
+def mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 on a uint64 array (wrapping arithmetic); the mixer of every counter-based stream."""
     with np.errstate(over="ignore"):
-        x += np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        x = x ^ (x >> np.uint64(31))
+        x = np.asarray(x, dtype=np.uint64) + GOLDEN_GAMMA
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
     return x
+
+
+def key_state(seed: int, keys: np.ndarray) -> np.ndarray:
+    """Stream state of each uint64 key under ``seed``: ``mix(seed ^ mix(key))``."""
+    return mix64(np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF) ^ mix64(keys))
+
+
+def counter_bits(counter: np.ndarray) -> np.ndarray:
+    """The counter part of a draw: ``mix(counter * C)`` for uint64 counters."""
+    with np.errstate(over="ignore"):
+        return mix64(np.asarray(counter, dtype=np.uint64) * _COUNTER_MUL)
+
+
+def to_unit(bits: np.ndarray) -> np.ndarray:
+    """Uniform [0, 1) float64 numbers from 64 random bits (the top 53)."""
+    return (bits >> np.uint64(11)).astype(np.float64) * _TO_UNIT
 
 
 def hash_uniform(seed: int, keys: np.ndarray, counter: np.ndarray | int = 0) -> np.ndarray:
@@ -38,10 +62,8 @@ def hash_uniform(seed: int, keys: np.ndarray, counter: np.ndarray | int = 0) -> 
 
     Vectorised counter-based randomness: element ``i`` depends only on ``keys[i]`` and
     ``counter[i]``, never on its position in the array, so any batching gives the same draws.
+    The draw is ``to_unit(mix(key_state(seed, key) ^ counter_bits(counter)))``.
     """
     keys = np.asarray(keys).astype(np.uint64)
     counter = np.asarray(counter).astype(np.uint64)
-    with np.errstate(over="ignore"):
-        h = _splitmix64(np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF) ^ _splitmix64(keys))
-        h = _splitmix64(h ^ _splitmix64(counter * np.uint64(0xD1B54A32D192ED03)))
-    return (h >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+    return to_unit(mix64(key_state(seed, keys) ^ counter_bits(counter)))

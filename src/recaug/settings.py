@@ -35,12 +35,15 @@ def _hints(obj: Any) -> dict[str, Any]:
         return {}
 
 
-def component_fields(cls: type, extra: dict[str, tuple[Any, Any]] | None = None) -> dict[str, tuple[Any, Any]]:
+def component_fields(
+    cls: type, extra: dict[str, tuple[Any, Any]] | None = None, *, exclude: frozenset[str] = CALLER_SETTINGS
+) -> dict[str, tuple[Any, Any]]:
     """``{name: (type, default)}`` of ``cls``'s settings.
 
     Dataclasses give their fields; other classes the keyword parameters of ``__init__`` along
     the MRO (a subclass's default wins). ``extra`` adds the settings a ``**kwargs`` forwards
-    (e.g. the training settings of a neural model).
+    (e.g. the training settings of a neural model). ``exclude``: settings the caller passes
+    itself (by default ``seed`` and ``device``, which a model's builder takes separately).
     """
     out: dict[str, tuple[Any, Any]] = {}
     if dataclasses.is_dataclass(cls):
@@ -65,7 +68,7 @@ def component_fields(cls: type, extra: dict[str, tuple[Any, Any]] | None = None)
                 out[p.name] = (hints.get(p.name, Any), default)
     for name, spec in (extra or {}).items():
         out.setdefault(name, spec)
-    return {k: v for k, v in out.items() if k not in CALLER_SETTINGS}
+    return {k: v for k, v in out.items() if k not in exclude and k != "self"}
 
 
 def check_settings(

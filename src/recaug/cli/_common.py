@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import sys
 import traceback
 from collections.abc import Iterable, Iterator
@@ -135,6 +134,26 @@ SetOpt = Annotated[
 
 
 # -- small helpers shared by the commands -----------------------------------------------
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM (``kill``, a scheduler's time limit) into ``KeyboardInterrupt`` inside the block,
+    so a run records itself as killed and keeps its per-epoch checkpoints for ``--resume``."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. an embedding application): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def refuse_existing(path: Path, force: bool, inputs: Iterable[Path | None] = ()) -> None:
     """Raise :class:`OutputExistsError` (exit 2) unless output folder ``path`` may be written.
 
@@ -159,21 +178,6 @@ def parse_params(items: list[str] | None, flag: str = "--param") -> dict[str, An
         except yaml.YAMLError as exc:
             raise ConfigError(f"{flag} {text!r}: cannot parse the value: {exc}") from None
     return out
-
-
-def write_json(path: Path, payload: Any) -> None:
-    """``payload`` as pretty JSON in ``path`` (NaN/inf become null)."""
-    path.write_text(json.dumps(_finite(payload), indent=2, default=str), encoding="utf-8")
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def load_any(path: Path, *, format: str = "auto", **read_options: Any) -> Dataset:

@@ -6,7 +6,6 @@ is done by ``recaug.split``, ``recaug.pipeline.stages`` and friends.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from recaug import columns as C
+from recaug.atomic import write_json
 from recaug.cli._common import load_any, say
 from recaug.data.dataset import Dataset
 from recaug.data.interactions import Interactions
@@ -75,7 +75,7 @@ def write_split(split: Split, folder: Path) -> None:
         "candidates": p.candidates,
         "history_masking": p.history_masking,
     }
-    (folder / "protocol.json").write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+    write_json(folder / "protocol.json", doc)
 
 
 def is_split_folder(path: Path) -> bool:

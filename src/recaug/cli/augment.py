@@ -33,7 +33,6 @@ from recaug.cli._common import (
     reporting_errors,
     say,
     state,
-    write_json,
 )
 from recaug.errors import ConfigError
 from recaug.fuse.fuser import DEFAULT_HELD_OUT_HITS
@@ -145,7 +144,7 @@ def expand(
         t0 = time.perf_counter()
         dataset = load_data(data, format)
         parts = make_split(dataset.interactions, settings)
-        from recaug.atomic import atomic_dir
+        from recaug.atomic import atomic_dir, write_json
 
         with atomic_dir(output, force=force) as folder:
             write_split(parts, folder / "split")
@@ -159,7 +158,7 @@ def expand(
                 **info,
                 "seconds": round(time.perf_counter() - t0, 4),
             }
-            write_json(folder / "summary.json", doc)
+            write_json(folder / "summary.json", doc, finite=True)
         if as_json:
             print_json(doc)
             return
@@ -242,7 +241,7 @@ def generate(
         frame = synthetic.frame
         if len(frame) and (frame.get_column(C.SOURCE) == C.REAL).any():
             frame = frame.with_columns(pl.lit(method).alias(C.SOURCE))
-        from recaug.atomic import atomic_dir
+        from recaug.atomic import atomic_dir, write_json
 
         with atomic_dir(output, force=force) as folder:
             write_split(parts, folder / "split")
@@ -261,7 +260,7 @@ def generate(
                 "synthetic_users": frame.get_column(C.USER).n_unique() if len(frame) else 0,
                 "seconds": round(time.perf_counter() - t0, 4),
             }
-            write_json(folder / "summary.json", doc)
+            write_json(folder / "summary.json", doc, finite=True)
         if as_json:
             print_json(doc)
             return
@@ -338,11 +337,11 @@ def fuse(
         fused, report = fuser.fuse(train, synthetic, split=parts)
         if parts is not None:  # after the decision: a count, it changes nothing
             report.diagnostics["held_out_hits_kept"] = held_out_hits_kept(fused, parts)
-        from recaug.atomic import atomic_dir
+        from recaug.atomic import atomic_dir, write_json
 
         with atomic_dir(output, force=force) as folder:
             fused.frame.write_parquet(folder / "train.parquet")
-            write_json(folder / "fuse.json", report.to_dict())
+            write_json(folder / "fuse.json", report.to_dict(), finite=True)
             (folder / "fuse.md").write_text(report.to_markdown(), encoding="utf-8")
             if quality and report.synthetic_out:
                 from recaug.quality import QualityReport
@@ -361,7 +360,7 @@ def fuse(
                 "synthetic_share": report.synthetic_out / len(train) if len(train) else 0.0,
                 "seconds": round(time.perf_counter() - t0, 4),
             }
-            write_json(folder / "summary.json", doc)
+            write_json(folder / "summary.json", doc, finite=True)
         if as_json:
             print_json(doc)
             return

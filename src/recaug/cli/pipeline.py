@@ -24,6 +24,7 @@ from recaug.cli._common import (
     say,
     split_list,
     state,
+    terminate_as_interrupt,
 )
 from recaug.errors import DataError
 
@@ -131,7 +132,7 @@ def run(
         cfg = load(config, set_)
         run_dir = out_dir or Path("runs") / cfg.name
         check_inputs(run_dir, config_inputs(config, cfg))
-        with stage_lines(quiet_logs=False):
+        with stage_lines(quiet_logs=False), terminate_as_interrupt():
             result = run_pipeline(cfg, run_dir, resume=resume, force=force, only=split_list(only) or None)
         print_outcome(run_dir)
         where = result.report if result.report is not None else run_dir

@@ -37,7 +37,6 @@ from recaug.cli._common import (
     reporting_errors,
     say,
     state,
-    write_json,
 )
 from recaug.errors import ConfigError, DataError
 from recaug.split.repeats import DEFAULT_REPEATS
@@ -113,7 +112,7 @@ def train(
         t_fit = time.perf_counter()
         recommender.fit(parts.train, parts.valid, item_space=dataset.vocab.item_space)
         fit_seconds = time.perf_counter() - t_fit
-        from recaug.atomic import atomic_dir
+        from recaug.atomic import atomic_dir, write_json
 
         history = [dict(h) for h in getattr(recommender, "history_", []) or []]
         doc: dict[str, Any] = {
@@ -133,12 +132,12 @@ def train(
         }
         with atomic_dir(output, force=force) as folder:
             recommender.save(folder / "model")
-            write_json(folder / "protocol.json", {**parts.protocol.to_dict(), "model": model, "seed": seed})
-            write_json(
-                folder / "history.json", {"model": model, "history": history, "best_epoch": doc["best_epoch"]}
-            )
+            protocol_doc = {**parts.protocol.to_dict(), "model": model, "seed": seed}
+            write_json(folder / "protocol.json", protocol_doc, finite=True)
+            history_doc = {"model": model, "history": history, "best_epoch": doc["best_epoch"]}
+            write_json(folder / "history.json", history_doc, finite=True)
             doc["seconds"] = round(time.perf_counter() - t0, 4)
-            write_json(folder / "train.json", doc)
+            write_json(folder / "train.json", doc, finite=True)
         if as_json:
             print_json(doc)
             return

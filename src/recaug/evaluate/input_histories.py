@@ -20,9 +20,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from recaug.data.csr import concat
 from recaug.data.sequences import Sequences
 from recaug.errors import DataError
-from recaug.expand._csr import concat
 
 
 class WithInputHistories:

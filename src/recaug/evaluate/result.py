@@ -7,7 +7,6 @@ Saved as a folder: ``per_user.parquet`` (one row per evaluated user) and ``summa
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from recaug import __version__
-from recaug.atomic import atomic_dir
+from recaug.atomic import atomic_dir, finite_json
 from recaug.errors import DataError
 from recaug.evaluate.segments import ALL, PREFIX, segment_columns
 
@@ -27,16 +26,6 @@ _METRIC = re.compile(r"^(HR|NDCG|MRR|Recall)@\d+$")
 
 def _clean(value: float | None) -> float:
     return float("nan") if value is None else float(value)
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    return obj
 
 
 @dataclass(eq=False)
@@ -141,7 +130,7 @@ class EvalResult:
         }
         with atomic_dir(path, force=force) as tmp:
             self.per_user.write_parquet(tmp / "per_user.parquet")
-            (tmp / "summary.json").write_text(json.dumps(_json_safe(doc), indent=2), encoding="utf-8")
+            (tmp / "summary.json").write_text(json.dumps(finite_json(doc), indent=2), encoding="utf-8")
         return path
 
     @classmethod

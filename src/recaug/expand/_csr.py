@@ -1,26 +1,18 @@
-"""Vectorised CSR kernels shared by the augmentation operations (internal).
+"""Vectorised random CSR kernels shared by the augmentation operations (internal).
 
-Everything works on whole ``offsets`` / ``items`` arrays; no Python loop over rows.
+Everything works on whole ``offsets`` / ``items`` arrays; no Python loop over rows. The
+plain (non-random) CSR helpers live in :mod:`recaug.data.csr`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from recaug.data.sequences import Sequences
-from recaug.expand._streams import counter_table, mix64, position_bits
+from recaug.data.csr import offsets_from_lengths, row_of, slice_index
+from recaug.expand._streams import counter_table, position_bits
+from recaug.random import mix64
 
 _RANK_BITS = 40  # random bits kept in a within-row sort key; rows use the remaining 24
-
-
-def row_of(offsets: np.ndarray) -> np.ndarray:
-    """Row index of every element."""
-    return np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-
-
-def pos_in_row(offsets: np.ndarray, row: np.ndarray | None = None) -> np.ndarray:
-    """Position of every element inside its row."""
-    return np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1], np.diff(offsets))
 
 
 def random_start(bits: np.ndarray, lengths: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -28,48 +20,9 @@ def random_start(bits: np.ndarray, lengths: np.ndarray, keep: np.ndarray) -> np.
     return draw_below(bits, (lengths - keep + 1).astype(np.uint64)).astype(np.int64)
 
 
-def offsets_from_lengths(lengths: np.ndarray) -> np.ndarray:
-    """CSR offsets for the given row lengths."""
-    out = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=out[1:])
-    return out
-
-
-def slice_index(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flat gather index for rows ``[starts[r], starts[r] + lengths[r])`` and the new offsets."""
-    offsets = offsets_from_lengths(lengths)
-    idx = np.arange(offsets[-1], dtype=np.int64) + np.repeat(starts - offsets[:-1], lengths)
-    return idx, offsets
-
-
-def gather(
-    seqs: Sequences, idx: np.ndarray, offsets: np.ndarray, parent: np.ndarray | None = None
-) -> Sequences:
-    """A new ``Sequences`` whose elements are ``seqs.items[idx]`` (timestamps follow)."""
-    users = seqs.users if parent is None else seqs.users[parent]
-    return Sequences(
-        offsets=offsets,
-        items=seqs.items[idx],
-        users=users,
-        timestamps=None if seqs.timestamps is None else seqs.timestamps[idx],
-        source=np.empty(len(users), dtype=object),
-    )
-
-
 def blend(items: np.ndarray, chosen: np.ndarray, value: int) -> np.ndarray:
     """``value`` where ``chosen`` else ``items``; branch-free (7x faster than ``np.where`` on random masks)."""
     return (items + (np.int32(value) - items) * chosen).astype(np.int32, copy=False)
-
-
-def with_items(seqs: Sequences, items: np.ndarray, timestamps: np.ndarray | None = None) -> Sequences:
-    """Same rows and users, new item values (and optionally new timestamps)."""
-    return Sequences(
-        offsets=seqs.offsets,
-        items=items,
-        users=seqs.users,
-        timestamps=seqs.timestamps if timestamps is None else timestamps,
-        source=np.empty(len(seqs), dtype=object),
-    )
 
 
 def rank_in_row(row: np.ndarray, bits: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -219,45 +172,3 @@ def shuffle_segments(
         items[src[sub[:-1][local] + rank]] = items[src].copy()
 
 
-def insert_before(seqs: Sequences, chosen: np.ndarray, new_items: np.ndarray) -> Sequences:
-    """Insert ``new_items`` (one per chosen position, in order) right before each chosen element.
-
-    An inserted element takes the timestamp of the element it precedes, so time order holds.
-    """
-    c = np.cumsum(chosen, dtype=np.int64)
-    n_new = int(c[-1]) if len(c) else 0
-    dest = np.arange(len(seqs.items), dtype=np.int64) + c
-    ins = dest[chosen] - 1
-    items = np.empty(len(seqs.items) + n_new, dtype=np.int32)
-    items[dest] = seqs.items
-    items[ins] = new_items
-    ts = None
-    if seqs.timestamps is not None:
-        ts = np.empty(len(items), dtype=np.int64)
-        ts[dest] = seqs.timestamps
-        ts[ins] = seqs.timestamps[chosen]
-    before = np.zeros(len(seqs.items) + 1, dtype=np.int64)
-    before[1:] = c
-    offsets = seqs.offsets + before[seqs.offsets]
-    return Sequences(
-        offsets=offsets,
-        items=items,
-        users=seqs.users,
-        timestamps=ts,
-        source=np.empty(len(seqs), dtype=object),
-    )
-
-
-def concat(parts: list[Sequences]) -> Sequences:
-    """Rows of all parts, in order (timestamps kept only when every part has them)."""
-    if len(parts) == 1:
-        return parts[0]
-    lengths = np.concatenate([p.lengths for p in parts])
-    has_ts = all(p.timestamps is not None for p in parts)
-    return Sequences(
-        offsets=offsets_from_lengths(lengths),
-        items=np.concatenate([p.items for p in parts]),
-        users=np.concatenate([p.users for p in parts]),
-        timestamps=np.concatenate([p.timestamps for p in parts]) if has_ts else None,  # type: ignore[misc]
-        source=np.concatenate([p.source for p in parts]),
-    )

@@ -1,8 +1,9 @@
 """Counter-based random streams for augmenters (internal).
 
 Every draw is a pure function of ``(seed, key, counter)``: the same scheme as
-:func:`recaug.random.hash_uniform`, bit for bit, but with the per-row part hashed once per row
-and the counter part looked up from a small table, so per-position draws cost one mix each.
+:func:`recaug.random.hash_uniform`, bit for bit and built from its parts, but with the per-row
+part hashed once per row and the counter part looked up from a small table, so per-position
+draws cost one mix each.
 A row's ``key`` combines its user and view (see :func:`stream_keys`), so results never depend
 on batch size or row order.
 """
@@ -11,26 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_COUNTER_MUL = np.uint64(0xD1B54A32D192ED03)
-_TO_UNIT = 1.0 / (1 << 53)
+from recaug.random import GOLDEN_GAMMA, counter_bits, key_state, mix64, to_unit
 
 #: Counter ranges used by the operations; a draw's counter is ``purpose * 2**32 + position``.
 PURPOSE_ROW = 0  # per-row draws (start positions, op choices): counter = PURPOSE_ROW * 2**32 + j
 PURPOSE_POS = 1  # per-position draws (which positions to touch)
 PURPOSE_VAL = 2  # per-position draws (replacement values)
 PURPOSE_AUX = 3  # anything else per position
-
-
-def mix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser on a uint64 array (wrapping arithmetic)."""
-    x = np.asarray(x, dtype=np.uint64) + _GOLDEN
-    x ^= x >> np.uint64(30)
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
-    return x
 
 
 def stream_keys(users: np.ndarray, views: np.ndarray | int) -> np.ndarray:
@@ -42,7 +30,7 @@ def stream_keys(users: np.ndarray, views: np.ndarray | int) -> np.ndarray:
 
 def sub_key(keys: np.ndarray, index: np.ndarray) -> np.ndarray:
     """Keys for rows derived from one row (e.g. the windows of a Slice): hash of (key, index)."""
-    return mix64(np.asarray(keys, dtype=np.uint64) ^ mix64(np.asarray(index).astype(np.uint64) + _GOLDEN))
+    return mix64(np.asarray(keys, dtype=np.uint64) ^ mix64(np.asarray(index).astype(np.uint64) + GOLDEN_GAMMA))
 
 
 def sub_seed(seed: int, salt: int) -> int:
@@ -50,14 +38,13 @@ def sub_seed(seed: int, salt: int) -> int:
     return int(mix64(np.array([int(seed) & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64) ^ np.uint64(salt + 1))[0])
 
 
-def row_state(seed: int, keys: np.ndarray) -> np.ndarray:
-    """Per-row stream state ``mix(seed ^ mix(key))``."""
-    return mix64(np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF) ^ mix64(keys))
+#: Per-row stream state ``mix(seed ^ mix(key))``.
+row_state = key_state
 
 
 def counter_table(purpose: int, n: int) -> np.ndarray:
-    counters = np.uint64(purpose) * np.uint64(1 << 32) + np.arange(n, dtype=np.uint64)
-    return mix64(counters * _COUNTER_MUL)
+    """The counter part of draws ``0 .. n-1`` of ``purpose``."""
+    return counter_bits(np.uint64(purpose) * np.uint64(1 << 32) + np.arange(n, dtype=np.uint64))
 
 
 def row_bits(state: np.ndarray, purpose: int = PURPOSE_ROW, j: int = 0) -> np.ndarray:
@@ -67,7 +54,7 @@ def row_bits(state: np.ndarray, purpose: int = PURPOSE_ROW, j: int = 0) -> np.nd
 
 def row_uniform(state: np.ndarray, purpose: int = PURPOSE_ROW, j: int = 0) -> np.ndarray:
     """One uniform [0, 1) per row; equals ``hash_uniform(seed, key, purpose * 2**32 + j)``."""
-    return (row_bits(state, purpose, j) >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+    return to_unit(row_bits(state, purpose, j))
 
 
 def position_bits(state: np.ndarray, row: np.ndarray, pos: np.ndarray, purpose: int) -> np.ndarray:
@@ -78,4 +65,4 @@ def position_bits(state: np.ndarray, row: np.ndarray, pos: np.ndarray, purpose: 
 
 def position_uniform(state: np.ndarray, row: np.ndarray, pos: np.ndarray, purpose: int) -> np.ndarray:
     """Uniform [0, 1) per element; equals ``hash_uniform(seed, key[row], purpose * 2**32 + pos)``."""
-    return (position_bits(state, row, pos, purpose) >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+    return to_unit(position_bits(state, row, pos, purpose))

@@ -20,10 +20,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from recaug.data import csr
 from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError, NotFittedError
-from recaug.expand import _csr
 from recaug.expand._streams import row_state, stream_keys, sub_key
 
 log = logging.getLogger("recaug.expand")
@@ -88,7 +88,7 @@ class Batch:
                 names.setdefault(n, len(names))
         codes = [np.array([names[n] for n in p.names], dtype=np.int32)[p.codes()] for p in parts]
         return Batch(
-            _csr.concat([p.seqs for p in parts]),
+            csr.concat([p.seqs for p in parts]),
             np.concatenate([p.keys for p in parts]),
             np.concatenate([p.parent for p in parts]),
             np.concatenate(codes),

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from recaug.data import csr
 from recaug.data.sequences import Sequences
 from recaug.expand import _csr
 from recaug.expand._streams import row_bits
@@ -35,5 +36,5 @@ class Crop(Operation):
         lengths = np.diff(seqs.offsets)
         keep = np.minimum(np.maximum((self.eta * lengths + 1e-9).astype(np.int64), 1), lengths)
         start = _csr.random_start(row_bits(state), lengths, keep)
-        idx, offsets = _csr.slice_index(seqs.offsets[:-1] + start, keep)
-        return _csr.gather(seqs, idx, offsets), None
+        idx, offsets = csr.slice_index(seqs.offsets[:-1] + start, keep)
+        return csr.gather(seqs, idx, offsets), None

@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from recaug import columns as C
+from recaug.data import csr
 from recaug.data.sequences import Sequences
 from recaug.expand import _csr
 from recaug.expand._replacement import ItemSourceOperation
@@ -57,7 +58,7 @@ class Insert(ItemSourceOperation):
         if bad.any():
             fallback = np.where(anchors >= C.N_RESERVED, anchors, self._fallback(u))
             new = np.where(bad, fallback, new)
-        return _csr.insert_before(seqs, chosen, new), None
+        return csr.insert_before(seqs, chosen, new), None
 
     def _fallback(self, u: np.ndarray) -> np.ndarray:
         space = self.similarity.item_space_ if self.mode == "correlated" else self._space()  # type: ignore[union-attr]

@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from recaug import columns as C
+from recaug.data import csr
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
 from recaug.expand import _csr
@@ -49,4 +50,4 @@ class Mask(Operation):
         eligible = seqs.items != C.PAD_ID
         chosen = _csr.choose_k(seqs.offsets, self.n_masked(seqs.lengths), state, PURPOSE_POS, eligible)
         items = _csr.blend(seqs.items, chosen, C.MASK_ID)
-        return _csr.with_items(seqs, items), None
+        return csr.with_items(seqs, items), None

@@ -8,9 +8,9 @@ from typing import ClassVar
 import numpy as np
 
 from recaug import columns as C
+from recaug.data import csr
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
-from recaug.expand import _csr
 from recaug.expand._replacement import ItemSourceOperation
 from recaug.expand._streams import PURPOSE_POS, PURPOSE_VAL, position_bits, position_uniform
 from recaug.expand.base import check_fraction, check_item_space
@@ -45,15 +45,15 @@ class Noise(ItemSourceOperation):
         return f"Noise: {verb} each item with probability {self.rate:.0%} by a uniformly random item"
 
     def transform(self, seqs: Sequences, state: np.ndarray) -> tuple[Sequences, None]:
-        row = _csr.row_of(seqs.offsets)
-        pos = _csr.pos_in_row(seqs.offsets, row)
+        row = csr.row_of(seqs.offsets)
+        pos = csr.pos_in_row(seqs.offsets, row)
         bits = position_bits(state, row, pos, PURPOSE_POS)
         threshold = np.uint64(min(int(self.rate * 2.0**64), 2**64 - 1))
         hit = (bits < threshold) & (seqs.items >= C.N_RESERVED)
         where = np.flatnonzero(hit)
         new = self.random_items(position_uniform(state, row[where], pos[where], PURPOSE_VAL))
         if self.kind == "insert":
-            return _csr.insert_before(seqs, hit, new), None
+            return csr.insert_before(seqs, hit, new), None
         items = seqs.items.copy()
         items[where] = new
-        return _csr.with_items(seqs, items), None
+        return csr.with_items(seqs, items), None

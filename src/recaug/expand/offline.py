@@ -26,9 +26,9 @@ import numpy as np
 import polars as pl
 
 from recaug import columns as C
+from recaug.data import csr
 from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
-from recaug.expand import _csr
 from recaug.expand.base import Augmenter
 from recaug.expand.similarity import training_fingerprint
 
@@ -125,7 +125,7 @@ def expand_training(
     aug, origin, view = augmenter.augment_with_provenance(base, n_views, seed)
     view = view + 1
     if keep_original:
-        seqs = _csr.concat([base, aug])
+        seqs = csr.concat([base, aug])
         origin = np.concatenate([np.arange(len(base), dtype=np.int64), origin])
         view = np.concatenate([np.zeros(len(base), dtype=np.int64), view])
         order = np.lexsort((view, origin))

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from recaug import columns as C
+from recaug.data import csr
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
-from recaug.expand import _csr
 from recaug.expand._streams import sub_seed
 from recaug.expand.base import Augmenter
 
@@ -50,7 +50,7 @@ def from_padded(
         starts = np.zeros(n, dtype=np.int64)
     else:
         raise ConfigError(f"side must be 'left' or 'right', got {side!r}")
-    idx, offsets = _csr.slice_index(np.arange(n, dtype=np.int64) * width + starts, lengths.astype(np.int64))
+    idx, offsets = csr.slice_index(np.arange(n, dtype=np.int64) * width + starts, lengths.astype(np.int64))
     user_codes = np.arange(n) if users is None else _as_numpy(users)
     return Sequences(offsets=offsets, items=x.reshape(-1)[idx], users=user_codes)
 

@@ -7,7 +7,6 @@ Unknown operations or keys raise :class:`~recaug.errors.ConfigError` naming them
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from recaug.errors import ConfigError
@@ -35,8 +34,10 @@ def available() -> list[str]:
 
 
 def config_keys(name: str) -> list[str]:
-    """Settings accepted by the operation ``name``."""
-    return [f.name for f in fields(_lookup(name))]
+    """Settings accepted by the operation ``name`` (its dataclass fields)."""
+    from recaug.settings import component_fields
+
+    return list(component_fields(_lookup(name), exclude=frozenset()))
 
 
 def _lookup(name: str) -> type:
@@ -60,7 +61,7 @@ def from_config(config: dict[str, Any] | Augmenter) -> Augmenter:
 
     cls = _lookup(config["op"])
     params = {k: v for k, v in config.items() if k != "op"}
-    settings = component_fields(cls)
+    settings = component_fields(cls, exclude=frozenset())
     nested = getattr(cls, "nested", {})
     # keys and types from the op's own fields; nested augmenters are checked when built below
     params.update(check_settings({k: v for k, v in params.items() if k not in nested}, settings, f"op {config['op']}"))

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from recaug.data import csr
 from recaug.data.sequences import Sequences
 from recaug.expand import _csr
 from recaug.expand._streams import PURPOSE_POS, row_bits
@@ -39,4 +40,4 @@ class Reorder(Operation):
         start = _csr.random_start(row_bits(state), lengths, seg)
         items = seqs.items.copy()
         _csr.shuffle_segments(items, seqs.offsets[:-1] + start, seg, state, PURPOSE_POS)
-        return _csr.with_items(seqs, items), None
+        return csr.with_items(seqs, items), None

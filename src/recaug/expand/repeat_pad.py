@@ -8,9 +8,9 @@ from typing import ClassVar
 import numpy as np
 
 from recaug import columns as C
+from recaug.data import csr
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
-from recaug.expand import _csr
 from recaug.expand.base import Operation
 from recaug.expand.registry import register
 
@@ -58,9 +58,9 @@ class RepeatPad(Operation):
         if self.max_repeats is not None:
             reps = np.minimum(reps, int(self.max_repeats))
         out_len = np.where(lengths > 0, reps * lengths + (reps - 1) * g, 0)
-        offsets = _csr.offsets_from_lengths(out_len)
-        row = _csr.row_of(offsets)
-        p = _csr.pos_in_row(offsets, row)
+        offsets = csr.offsets_from_lengths(out_len)
+        row = csr.row_of(offsets)
+        p = csr.pos_in_row(offsets, row)
         q = p % np.maximum(period[row], 1)
         is_item = q < lengths[row]
         src = seqs.offsets[:-1][row] + np.where(is_item, q, 0)

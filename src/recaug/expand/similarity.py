@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from recaug import atomic
 from recaug import columns as C
+from recaug.data.csr import pair_matrix
 from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError, NotFittedError
@@ -114,11 +115,7 @@ class ItemSimilarity:
         if len(items) and int(items.max()) >= space:
             raise ConfigError(f"item code {int(items.max())} outside item_space={space}")
         n_users = int(users.max()) + 1 if len(users) else 0
-        x = sp.csr_matrix(
-            (np.ones(len(items), dtype=np.float64), (users, items.astype(np.int64))), shape=(n_users, space)
-        )
-        x.sum_duplicates()
-        x.data[:] = 1.0
+        x = pair_matrix(users, items.astype(np.int64), (n_users, space), dtype=np.float64)
         degree = np.asarray(x.sum(axis=0)).ravel()
         if self.method == "iuf":
             per_user = np.asarray(x.sum(axis=1)).ravel()

@@ -7,9 +7,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from recaug.data import csr
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
-from recaug.expand import _csr
 from recaug.expand.base import Operation
 from recaug.expand.registry import register
 
@@ -71,5 +71,5 @@ class Slice(Operation):
         else:
             stop = n - j * s
             start = np.zeros_like(stop) if self.max_len is None else np.maximum(stop - int(self.max_len), 0)
-        idx, offsets = _csr.slice_index(seqs.offsets[:-1][parent] + start, stop - start)
-        return _csr.gather(seqs, idx, offsets, parent), parent
+        idx, offsets = csr.slice_index(seqs.offsets[:-1][parent] + start, stop - start)
+        return csr.gather(seqs, idx, offsets, parent), parent

@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from recaug import columns as C
+from recaug.data import csr
 from recaug.data.sequences import Sequences
 from recaug.expand import _csr
 from recaug.expand._replacement import ItemSourceOperation
@@ -53,4 +54,4 @@ class Substitute(ItemSourceOperation):
         new = self.new_items(old, position_uniform(state, row, where - seqs.offsets[row], PURPOSE_VAL))
         items = seqs.items.copy()
         items[where] = np.where(new >= C.N_RESERVED, new, old)
-        return _csr.with_items(seqs, items), None
+        return csr.with_items(seqs, items), None

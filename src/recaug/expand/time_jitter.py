@@ -7,9 +7,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from recaug.data import csr
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
-from recaug.expand import _csr
 from recaug.expand._streams import PURPOSE_AUX, position_uniform
 from recaug.expand.base import Operation
 from recaug.expand.registry import register
@@ -36,9 +36,9 @@ class TimeJitter(Operation):
 
     def transform(self, seqs: Sequences, state: np.ndarray) -> tuple[Sequences, None]:
         if seqs.timestamps is None or len(seqs.items) == 0:
-            return _csr.with_items(seqs, seqs.items), None
-        row = _csr.row_of(seqs.offsets)
-        pos = _csr.pos_in_row(seqs.offsets, row)
+            return csr.with_items(seqs, seqs.items), None
+        row = csr.row_of(seqs.offsets)
+        pos = csr.pos_in_row(seqs.offsets, row)
         width = 2 * int(self.max_shift) + 1
         shift = (position_uniform(state, row, pos, PURPOSE_AUX) * width).astype(np.int64) - int(
             self.max_shift
@@ -53,4 +53,4 @@ class TimeJitter(Operation):
         span = np.where(nonempty, hi - lo + 1, 0)
         lift = np.cumsum(span) - span - lo
         ts = np.maximum.accumulate(ts + lift[row]) - lift[row]
-        return _csr.with_items(seqs, seqs.items, ts), None
+        return csr.with_items(seqs, seqs.items, ts), None

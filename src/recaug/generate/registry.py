@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from recaug.errors import ConfigError
@@ -42,16 +41,10 @@ def get_synthesizer(name: str) -> type[Synthesizer]:
 
 
 def config_keys(name: str) -> list[str]:
-    """Constructor settings accepted by synthesizer ``name``."""
-    cls = get_synthesizer(name)
-    keys: list[str] = []
-    for klass in cls.__mro__:
-        if "__init__" not in vars(klass):
-            continue
-        for p in inspect.signature(klass.__init__).parameters.values():
-            if p.kind is p.KEYWORD_ONLY and p.name not in keys:
-                keys.append(p.name)
-    return keys
+    """Constructor settings accepted by synthesizer ``name`` (from its signature)."""
+    from recaug.settings import component_fields
+
+    return list(component_fields(get_synthesizer(name), exclude=frozenset()))
 
 
 def from_config(config: dict[str, Any]) -> Synthesizer:
@@ -66,7 +59,8 @@ def from_config(config: dict[str, Any]) -> Synthesizer:
     from recaug.settings import check_settings, component_fields
 
     params = {k: v for k, v in config.items() if k != key}
-    params = check_settings(params, component_fields(cls), f"synthesizer {name}")
+    # seed and device are the synthesizer's own settings here (a config may name them)
+    params = check_settings(params, component_fields(cls, exclude=frozenset()), f"synthesizer {name}")
     try:
         return cls(**params)
     except TypeError as exc:

@@ -42,10 +42,10 @@ import scipy.sparse as sp
 import torch
 
 from recaug import columns as C
+from recaug.data.csr import offsets_from_lengths, row_of
 from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
-from recaug.expand._csr import offsets_from_lengths, row_of
 from recaug.generate._sampling import SALT_ITEMS, gumbel_topk, row_chunks
 from recaug.generate.base import Synthesizer, first_times, prefixed, unprefixed
 from recaug.generate.order import OrderModel

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 import torch
 
 from recaug import columns as C
+from recaug.data.csr import pair_matrix
 from recaug.data.interactions import Interactions
 from recaug.data.sequences import ROW_ORDER, Sequences
 
@@ -67,12 +68,7 @@ def history_matrix(histories: Sequences, item_space: int, *, binary: bool = True
     rows = np.repeat(np.arange(len(histories)), histories.lengths)
     items = histories.items.astype(np.int64)
     keep = (items >= C.N_RESERVED) & (items < item_space)
-    data = np.ones(int(keep.sum()), dtype=np.float32)
-    mat = sp.csr_matrix((data, (rows[keep], items[keep])), shape=(len(histories), item_space))
-    mat.sum_duplicates()
-    if binary:
-        mat.data[:] = 1.0
-    return mat
+    return pair_matrix(rows[keep], items[keep], (len(histories), item_space), binary=binary)
 
 
 def user_item_matrix(
@@ -88,11 +84,7 @@ def user_item_matrix(
     keep = (items < item_space) & (users >= 0) & (users < n_users)
     weights = row_weights(train) if weighted else None
     if weights is None:
-        data = np.ones(int(keep.sum()), dtype=np.float32)
-        mat = sp.csr_matrix((data, (users[keep], items[keep])), shape=(n_users, item_space))
-        mat.sum_duplicates()
-        mat.data[:] = 1.0
-        return mat
+        return pair_matrix(users[keep], items[keep], (n_users, item_space))
     keys = users[keep] * item_space + items[keep]
     w = weights[keep]
     order = np.lexsort((w, keys))  # by key, then weight: the last row of a key has its maximum

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from recaug import __version__
-from recaug.atomic import write_text
+from recaug.atomic import write_json
 
 MARKER = "_DONE.json"
 _CHUNK = 1 << 20
@@ -134,7 +134,7 @@ class StageCache:
             "info": info,
             **(extra or {}),
         }
-        write_text(tmp / MARKER, json.dumps(marker, indent=2, default=str))
+        write_json(tmp / MARKER, marker)
         final = self.folder(stage, key)
         if final.exists():
             shutil.rmtree(final)

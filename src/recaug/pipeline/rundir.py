@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from recaug import __version__
-from recaug.atomic import is_recaug_output, marker_kind, write_error, write_marker, write_text
+from recaug.atomic import is_recaug_output, marker_kind, write_error, write_json, write_marker
 from recaug.errors import OutputExistsError
 
 #: The marker kind of a run directory (see :mod:`recaug.atomic`).
@@ -93,11 +93,6 @@ def read_json(path: Path, default: Any = None) -> Any:
     if not path.is_file():
         return default
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def write_json(path: Path, payload: Any) -> None:
-    """Pretty JSON, written atomically."""
-    write_text(path, json.dumps(payload, indent=2, default=str, allow_nan=True))
 
 
 class JsonLinesHandler(logging.Handler):
@@ -174,6 +169,9 @@ class Manifest:
         self.doc["device"] = device
         self.doc["config_hash"] = config_hash
         self.doc["stages"] = []
+        for earlier in self.doc["invocations"]:
+            if earlier.get("status") == "running":  # its process never finished: killed (SIGKILL, power)
+                earlier["status"] = "killed"
         self.doc["invocations"].append(
             {
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S"),

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recaug.atomic import write_text
+from recaug.atomic import write_json, write_text
 from recaug.errors import ConfigError
 from recaug.pipeline import stages as S
 from recaug.pipeline.cache import Entry, StageCache, stable_hash, stage_key
 from recaug.pipeline.config import STAGES, Config, check_model, dump_config
 from recaug.pipeline.errors import StageError
-from recaug.pipeline.rundir import Manifest, attach_json_log, prepare_run_dir, read_json, write_json
+from recaug.pipeline.rundir import Manifest, attach_json_log, prepare_run_dir, read_json
 
 log = logging.getLogger("recaug.pipeline")
 
@@ -160,9 +160,10 @@ class Runner:
             info = fn(tmp, self.cache.checkpoint_file(name, key)) if checkpoint else fn(tmp)
         except BaseException as exc:
             self.cache.discard(tmp)
-            record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+            killed = isinstance(exc, KeyboardInterrupt | SystemExit)
+            record.update(status="killed" if killed else "failed", error=f"{type(exc).__name__}: {exc}")
             self.manifest.add_stage(record)
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
+            if killed:
                 raise
             raise StageError(name, exc, variant=variant, seed=seed) from exc
         seconds = round(time.perf_counter() - t0, 4)
@@ -397,7 +398,8 @@ def run_pipeline(
             if last >= STAGES.index("report") and config.report.enabled and arms:
                 report_path = _report_stage(runner, run_dir)
         except BaseException as exc:
-            manifest.finish("failed", time.perf_counter() - t0, error=str(exc))
+            killed = isinstance(exc, KeyboardInterrupt | SystemExit)  # Ctrl-C, or SIGTERM via the CLI
+            manifest.finish("killed" if killed else "failed", time.perf_counter() - t0, error=str(exc) or None)
             raise
         seconds = time.perf_counter() - t0
         manifest.finish("ok", seconds)

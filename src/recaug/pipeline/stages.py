@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from recaug import columns as C
+from recaug.atomic import write_json
 from recaug.data.dataset import Dataset
 from recaug.data.interactions import Interactions
 from recaug.errors import DataError
@@ -43,10 +44,6 @@ from recaug.pipeline.config import TrainConfig as TrainSection
 from recaug.split.base import Protocol, Split
 
 SPLIT_PARTS = ("train", "valid", "test")
-
-
-def _dump(path: Path, payload: Any) -> None:
-    path.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
 
 
 # -- loaders ----------------------------------------------------------------------------------
@@ -95,7 +92,7 @@ def run_preprocess(steps: list[dict[str, Any]], data_dir: Path, out: Path) -> di
     reports = [r.to_dict() for r in result.reports]
     # timings go to the marker, not the files: identical inputs give identical bytes downstream
     untimed = [{k: v for k, v in r.items() if k != "seconds"} for r in reports]
-    _dump(out / "preprocess.json", {"steps": pre.to_config(), "reports": untimed})
+    write_json(out / "preprocess.json", {"steps": pre.to_config(), "reports": untimed})
     ds = result.dataset
     return {
         "rows_in": len(dataset.interactions),
@@ -123,7 +120,7 @@ def run_split(cfg: SplitConfig, data_dir: Path, out: Path) -> dict[str, Any]:
     for name in SPLIT_PARTS:
         getattr(split, name).frame.write_parquet(out / f"{name}.parquet")
     p = split.protocol
-    _dump(
+    write_json(
         out / "protocol.json",
         {
             "split": p.split,
@@ -171,7 +168,7 @@ def _quality(
             "real": np.asarray(r).tolist(),
             "synthetic": np.asarray(s).tolist(),
         }
-    _dump(out / "plot_data.json", plot)
+    write_json(out / "plot_data.json", plot)
     return {"scores": report.scores, "overall": report.overall, "privacy": report.privacy}
 
 
@@ -186,7 +183,7 @@ def run_generate(
     import recaug.generate as G
 
     split = load_split(split_dir)
-    settings = {"method": cfg.method, **cfg.params}
+    settings = {"method": cfg.method, "seed": seed, **cfg.params}  # each run seed trains its own synthesizer
     if checkpoint is not None:
         settings.setdefault("checkpoint", str(checkpoint))
     synth = G.from_config(settings)
@@ -232,7 +229,7 @@ def run_expand(cfg: ExpandConfig, split_dir: Path, seed: int, out: Path) -> dict
     frame = frame.filter(pl.len().over("sequence") >= cfg.min_length)
     frame = frame.with_columns(pl.int_range(pl.len()).over("sequence").cast(pl.Int64).alias(C.TIME))
     frame.write_parquet(out / "sequences.parquet")
-    _dump(out / "provenance.json", expanded.provenance)
+    write_json(out / "provenance.json", expanded.provenance)
     kept = frame.get_column("sequence").n_unique() if frame.height else 0
     return {
         "rows_in": len(split.train),
@@ -286,7 +283,7 @@ def run_fuse(
     split.assert_no_leakage(fused, what="the fused training rows", real_only=True)
     report.diagnostics["held_out_hits_kept"] = held_out_hits_kept(fused, split)
     fused.frame.write_parquet(out / "train.parquet")
-    _dump(out / "fuse.json", report.to_dict())
+    write_json(out / "fuse.json", report.to_dict())
     kept = fused.filter(pl.col(C.SOURCE) != C.REAL)
     quality = None
     if cfg.quality and len(kept):
@@ -337,7 +334,7 @@ def run_train(
     model.save(out / "model")
     history = [dict(h) for h in getattr(model, "history_", []) or []]
     epoch_seconds = sum(float(h.pop("seconds", 0.0) or 0.0) for h in history)  # timings stay out of the files
-    _dump(
+    write_json(
         out / "history.json",
         {"model": cfg.model, "history": history, "best_epoch": getattr(model, "best_epoch_", None)},
     )

@@ -25,10 +25,10 @@ from typing import Any
 
 import yaml
 
-from recaug.atomic import write_text
+from recaug.atomic import write_json, write_text
 from recaug.errors import ConfigError
 from recaug.pipeline.config import STAGES, Config, check_model, dump_config
-from recaug.pipeline.rundir import Manifest, attach_json_log, prepare_run_dir, write_json
+from recaug.pipeline.rundir import Manifest, attach_json_log, prepare_run_dir
 from recaug.pipeline.runner import Runner, RunResult, resolve_device, run_pipeline
 
 log = logging.getLogger("recaug.pipeline.tune")

@@ -15,6 +15,7 @@ import polars as pl
 from scipy import sparse
 
 from recaug import columns as C
+from recaug.data.csr import pair_matrix
 from recaug.data.interactions import Interactions
 from recaug.random import as_generator
 
@@ -25,9 +26,7 @@ def user_item_matrix(interactions: Interactions, n_cols: int) -> tuple[np.ndarra
     users = pairs.get_column(C.USER).to_numpy()
     items = pairs.get_column(C.ITEM).to_numpy().astype(np.int64)
     codes, rows = np.unique(users, return_inverse=True)
-    data = np.ones(len(items), dtype=np.int32)
-    matrix = sparse.csr_matrix((data, (rows, items)), shape=(len(codes), n_cols))
-    return codes, matrix
+    return codes, pair_matrix(rows, items, (len(codes), n_cols), dtype=np.int32)
 
 
 def exact_copies(real: Interactions, synthetic: Interactions) -> pl.DataFrame:
