@@ -342,3 +342,11 @@ def test_a_killed_run_says_so_in_its_manifest(tmp_path, monkeypatch):
     again = Manifest(tmp_path / "m.json")
     again.start(config_hash="x", seeds=[0], device="cpu", resume=True, only=None)
     assert [i["status"] for i in again.doc["invocations"]] == ["killed", "running"]
+
+
+def test_training_lines_name_arm_seed_and_epoch_cap(tmp_path, caplog):
+    small = {"model": "sasrec", "params": {"epochs": 1, "hidden": 8, "n_heads": 1, "n_layers": 1, "max_len": 8,
+                                             "progress": False}}  # fmt: skip
+    with caplog.at_level("INFO", logger="recaug.models.training"):
+        run_pipeline(validate_config(tiny(train=small, variants={"control": {}})), tmp_path / "run")
+    assert "[control seed 0] SASRec epoch 1/1: loss" in caplog.text

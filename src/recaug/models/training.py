@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from recaug import columns as C
+from recaug import progress
 from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError
@@ -185,7 +186,7 @@ class _Reporter:
     :data:`BATCH_LOG_SECONDS` inside a long one, so a 17-minute epoch is not silent)."""
 
     def __init__(self, name: str, epochs: int, show_bar: bool | None) -> None:
-        self.name = name
+        self.name = progress.label() + name  # "[arm seed N] SASRec" inside a pipeline run
         self.epochs = epochs
         self.last_line = time.perf_counter()
         self.bar = None

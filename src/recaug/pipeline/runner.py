@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recaug import progress
 from recaug.atomic import write_json, write_text
 from recaug.errors import ConfigError
 from recaug.pipeline import stages as S
@@ -157,7 +158,9 @@ class Runner:
         _reset_peak_rss()
         t0 = time.perf_counter()
         try:
-            info = fn(tmp, self.cache.checkpoint_file(name, key)) if checkpoint else fn(tmp)
+            tag = f"[{variant or 'shared'}{'' if seed is None else f' seed {seed}'}]"
+            with progress.labelled(tag):
+                info = fn(tmp, self.cache.checkpoint_file(name, key)) if checkpoint else fn(tmp)
         except BaseException as exc:
             self.cache.discard(tmp)
             killed = isinstance(exc, KeyboardInterrupt | SystemExit)
