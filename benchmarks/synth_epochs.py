@@ -27,6 +27,7 @@ from recaug.data import Sequences
 from recaug.data.io import read
 from recaug.generate import from_config
 from recaug.split import LeaveLastOut
+from recaug.split.repeats import DEFAULT_REPEATS
 
 
 def main() -> None:
@@ -56,9 +57,10 @@ def main() -> None:
         curve: list[dict[str, float]] = []
 
         def measured(
-            model: Any, histories: Sequences, targets: np.ndarray, metric: str, curve=curve, seed=seed
+            model: Any, histories: Sequences, targets: np.ndarray, metric: str, repeats: str = DEFAULT_REPEATS,
+            *, curve=curve, seed=seed,
         ) -> float:
-            value = select(model, histories, targets, metric)  # what training selects on
+            value = select(model, histories, targets, metric, repeats)  # what training selects on
             curve.append({"epoch": len(curve) + 1, "holdout": value,
                           "valid": select(model, valid_histories, valid_targets, "NDCG@10")})  # fmt: skip
             print(f"{args.dataset} {args.method} seed={seed} {curve[-1]}", flush=True)

@@ -76,7 +76,8 @@ def brute_ranks(
     out = []
     for user, hist, tgts in zip(users, histories, targets, strict=True):
         s = table[user]
-        cands = [i for i in range(2, ITEM_SPACE) if not (mask and i in hist) or i in tgts]
+        rankable = repeats == "rankable"  # held-out items stay candidates even when in the history
+        cands = [i for i in range(2, ITEM_SPACE) if not (mask and i in hist) or (rankable and i in tgts)]
         for t in tgts:
             unreachable = mask and repeats == "unreachable" and t in hist
             if t < 2 or t >= ITEM_SPACE or not s[t] > -np.inf or unreachable:

@@ -157,6 +157,29 @@ def test_library_force_never_deletes_other_files(tmp_path: Path) -> None:
     assert is_recaug_output(empty) and (empty / "a.txt").is_file()
 
 
+def test_a_manifest_json_alone_does_not_make_a_folder_a_run(tmp_path: Path) -> None:
+    """Any folder may hold a file named manifest.json (a browser extension does): only the marker counts."""
+    mine = unrelated_folder(tmp_path / "ext")
+    (mine / "manifest.json").write_text("{}")
+    with pytest.raises(OutputExistsError, match="recaug did not write"):
+        prepare_run_dir(mine, resume=False, force=True)
+    with pytest.raises(OutputExistsError):
+        prepare_run_dir(mine, resume=True, force=False)
+    assert sorted(p.name for p in mine.iterdir()) == ["manifest.json", "notes.txt"]
+
+
+def test_resume_may_keep_its_config_inside_the_run(tmp_path: Path) -> None:
+    """Only --force deletes; --resume of a run whose config lies inside it is allowed."""
+    run_dir = tmp_path / "run"
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY_RUN), encoding="utf-8")
+    assert invoke("run", config, "--out", run_dir, "--only", "split").exit_code == 0
+    inside = run_dir / "tiny.yaml"
+    inside.write_text(config.read_text())
+    result = invoke("run", inside, "--out", run_dir, "--resume", "--only", "split")
+    assert result.exit_code == 0, result.output
+
+
 # -- 2. read-only folders and umask ---------------------------------------------------------------
 def test_unwritable_output_folder_names_the_output_path(
     csv_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

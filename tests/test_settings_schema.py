@@ -70,3 +70,13 @@ def test_values_are_coerced_to_their_declared_types():
 def test_synthesizer_configs_may_name_their_seed_and_device():
     synth = synthesizer_from_config({"method": "vae", "seed": 3, "device": "cpu"})
     assert synth.seed == 3 and synth.device == "cpu"
+
+
+def test_early_stopping_and_evaluation_must_use_one_repeat_policy():
+    mismatch = invoke("config", "validate", "builtin:demo", "--set", "evaluate.repeats=rankable")
+    assert mismatch.exit_code == 2 and "train.params.valid_repeats is 'unreachable'" in mismatch.output
+    both = invoke(
+        "config", "validate", "builtin:demo", "--set", "evaluate.repeats=rankable",
+        "--set", "train.params.valid_repeats=rankable",
+    )  # fmt: skip
+    assert both.exit_code == 0, both.output

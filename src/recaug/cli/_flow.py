@@ -39,14 +39,14 @@ def split_settings(protocol: str) -> dict[str, Any]:
 def make_split(interactions: Interactions, settings: dict[str, Any]) -> Split:
     """Split ``interactions`` by a ``split`` section (see :func:`split_settings`)."""
     from recaug.split import LeaveLastOut, TemporalSplit
-    from recaug.split.leave_last_out import DEFAULT_DUPLICATES
 
     if settings["protocol"] == "leave_last_out":
         protocol: Any = LeaveLastOut(
             n_valid=settings["n_valid"],
             n_test=settings["n_test"],
             min_train=settings["min_train"],
-            duplicates=settings.get("duplicates", DEFAULT_DUPLICATES),  # models saved before it existed
+            # models saved before the setting existed were split with every row kept
+            duplicates=settings.get("duplicates", "keep"),
         )
     else:
         protocol = TemporalSplit(

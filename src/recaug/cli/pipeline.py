@@ -131,7 +131,8 @@ def run(
 
         cfg = load(config, set_)
         run_dir = out_dir or Path("runs") / cfg.name
-        check_inputs(run_dir, config_inputs(config, cfg))
+        if force:  # only --force deletes; --resume writes next to what is there
+            check_inputs(run_dir, config_inputs(config, cfg))
         with stage_lines(quiet_logs=False), terminate_as_interrupt():
             result = run_pipeline(cfg, run_dir, resume=resume, force=force, only=split_list(only) or None)
         print_outcome(run_dir)
@@ -218,7 +219,8 @@ def tune(
             raise ConfigError(f"--trials must be >= 1, got {trials}")
         cfg = load(config, set_)
         run_dir = out_dir or Path("runs") / f"{cfg.name}-tune"
-        check_inputs(run_dir, config_inputs(config, cfg))
+        if force:  # only --force deletes; --resume writes next to what is there
+            check_inputs(run_dir, config_inputs(config, cfg))
         with stage_lines(quiet_logs=False):
             result = tune_pipeline(cfg, trials, run_dir, resume=resume, force=force)
         metric = cfg.tune.metric

@@ -159,6 +159,11 @@ def _train_config(
 
     cfg = load_config(config, overrides)
     run_dir = output or Path("runs") / cfg.name
+    if force:  # --force deletes a recaug output: never one that holds the config or its data
+        from recaug.atomic import check_inputs
+        from recaug.cli.pipeline import config_inputs
+
+        check_inputs(run_dir, config_inputs(str(config), cfg))
     import contextlib
 
     lines = contextlib.nullcontext() if as_json else stage_lines(quiet_logs=False)

@@ -128,7 +128,7 @@ class Evaluator:
             "repeats": self.repeats,
             "target_masking": (
                 "a target already in the history is masked with it (ranks last)"
-                if self.repeats == "unreachable"
+                if self.repeats == "unreachable" and (self.mask_history or self.sampled)
                 else "never (a target already in the history is ranked by its score)"
             ),
             "ties": "pessimistic",

@@ -2,8 +2,8 @@
 
 This is the one place the ranking protocol lives, so the evaluator, early stopping and
 benchmarks cannot disagree: scores for every item, the user's history masked with ``-inf``
-(never 0, which would still outrank negative scores), the targets themselves never masked
-(a repeat purchase is still ranked by its own score), PAD and MASK never candidates, and ties
+(never 0, which would still outrank negative scores; what happens to a target the user already
+had is the repeat policy below), PAD and MASK never candidates, and ties
 broken *pessimistically* (an item that scores the same as the target counts as ranked above
 it), so a constant model cannot look good.
 
@@ -125,7 +125,9 @@ def rank_scores(
     t_safe = torch.where(valid, t, torch.zeros_like(t))
     raw = scores[t_rows, t_safe].clone()
     ok = valid & ~torch.isnan(raw) & (raw > -torch.inf)
+    repeated = np.zeros(len(target_items), dtype=bool)
     if mask_history and check_repeats(repeats) == "unreachable":
+        # a repeated target is masked with the history: last itself, and no candidate for the others
         repeated = targets_in_history(histories, target_offsets, target_items)
         ok = ok & ~torch.as_tensor(repeated, device=dev)
     single = bool(len(t_rows_np) == n_rows and np.all(t_counts == 1))
@@ -136,7 +138,9 @@ def rank_scores(
         below = (cand < raw.view(-1, 1)).sum(dim=1, dtype=torch.int32).long()
         above = n_cols - below - 1  # minus the target itself
         # ... then take back the masked columns (PAD, MASK, history minus targets) counted above
-        above = above - _masked_above(scores, histories, target_offsets, target_items, raw, mask_history)
+        above = above - _masked_above(
+            scores, histories, target_offsets, target_items, raw, mask_history, unreachable=repeated
+        )
         worst = n_cols
     else:
         negatives = negatives.to(dev)
@@ -149,7 +153,8 @@ def rank_scores(
         slot = torch.as_tensor(
             np.arange(len(t_rows_np)) - np.repeat(target_offsets[:-1], t_counts), device=dev
         )
-        tgt_mat[t_rows, slot] = torch.where(valid, raw, torch.full_like(raw, -torch.inf))
+        candidate = valid & ~torch.as_tensor(repeated, device=dev)
+        tgt_mat[t_rows, slot] = torch.where(candidate, raw, torch.full_like(raw, -torch.inf))
         cand = torch.cat([neg_scores, tgt_mat], dim=1)[t_rows]
         worst = negatives.shape[1] + width
         below = (cand < raw.view(-1, 1)).sum(dim=1, dtype=torch.int32).long()
@@ -165,11 +170,14 @@ def _masked_above(
     target_items: np.ndarray,
     raw: torch.Tensor,
     mask_history: bool,
+    *,
+    unreachable: np.ndarray | None = None,
 ) -> torch.Tensor:
     """Per target: how many masked columns of its row are *not* strictly below its score.
 
     Masked columns are PAD and MASK, plus (with ``mask_history``) the row's distinct history
-    items that are not among its targets. Work is O(history), not O(rows x items).
+    items that are not among its targets, or that are targets flagged in ``unreachable`` (the
+    repeated targets under the ``"unreachable"`` policy). Work is O(history), not O(rows x items).
     """
     dev = scores.device
     n_rows, n_cols = scores.shape
@@ -182,7 +190,9 @@ def _masked_above(
         key = np.unique(h_rows[keep] * n_cols + h_items[keep])  # each masked column once per row
         t_counts = np.diff(target_offsets)
         t_key = np.repeat(np.arange(n_rows, dtype=np.int64), t_counts) * n_cols + target_items
-        key = key[~np.isin(key, t_key)]  # targets are never masked
+        if unreachable is not None:
+            t_key = t_key[~unreachable]  # repeated targets stay masked with the rest of the history
+        key = key[~np.isin(key, t_key)]  # the other targets are not masked
         rows.append(key // n_cols)
         cols.append(key % n_cols)
     p_rows = np.concatenate(rows)

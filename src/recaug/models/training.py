@@ -78,7 +78,7 @@ class TrainConfig:
         if self.patience is not None and self.patience < 1:
             raise ConfigError("patience must be >= 1 or None")
         parse_metric(self.valid_metric)
-        check_repeats(self.valid_repeats)
+        check_repeats(self.valid_repeats, "valid_repeats")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain settings (JSON-ready). ``checkpoint`` is left out: it says where one training
@@ -158,15 +158,15 @@ def num_threads(threads: int | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def seeded_torch(seed: int, device: torch.device | str | None = None) -> Iterator[None]:
+def seeded_torch(seed: int) -> Iterator[None]:
     """Run the block with torch's global generators seeded from ``seed``, then put them back.
 
     Dropout and ``scaled_dot_product_attention`` draw from the global generator and take no
     ``generator`` argument; forking it keeps a fit a pure function of its seed whatever the
     process drew before, and leaves the caller's own random state exactly as it was.
     """
-    dev = torch.device(device) if device is not None else torch.device("cpu")
-    devices = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
+    # every CUDA device is forked too: ``torch.manual_seed`` reseeds them all
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(int(seed))
         yield
@@ -285,9 +285,8 @@ def fit_loop(
         first = config.epochs + 1 if saved["stopped"] else saved["epoch"] + 1
     model.history_ = history
     reporter = _Reporter(type(model).__name__, config.epochs, config.progress)
-    device = next((p.device for p in module.parameters()), None)
     try:
-        with num_threads(config.threads), seeded_torch(int(getattr(model, "seed", 0)) + TRAIN_STREAM, device):
+        with num_threads(config.threads), seeded_torch(int(getattr(model, "seed", 0)) + TRAIN_STREAM):
             if saved is not None:  # inside the fork: the global streams resume where they were
                 ckpt.restore_rng_states(saved["rng"], generators)
             for epoch in range(first, config.epochs + 1):

@@ -492,7 +492,14 @@ def check_model(config: Config) -> None:
             get_model_class(train.model)
         except ConfigError as exc:
             raise ConfigError(f"{where}train.model: {exc}") from None
-        build_model(train.model, train.params, device="cpu", where=f"{where}train.params")
+        model = build_model(train.model, train.params, device="cpu", where=f"{where}train.params")
+        valid_repeats = getattr(getattr(model, "train_config", None), "valid_repeats", None)
+        judged_by = config.for_variant(name).evaluate.repeats
+        if valid_repeats is not None and valid_repeats != judged_by:
+            raise ConfigError(
+                f"{where}train.params.valid_repeats is {valid_repeats!r} but evaluate.repeats is {judged_by!r}: "
+                "early stopping would select under another rule than the results are judged by; set both"
+            )
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None, *, check_files: bool = True) -> Config:

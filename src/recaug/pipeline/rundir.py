@@ -35,8 +35,9 @@ RUN_KIND = "run"
 
 
 def is_run_dir(path: Path) -> bool:
-    """Whether ``path`` holds a recaug run."""
-    return marker_kind(path) == RUN_KIND or (path / "manifest.json").is_file()
+    """Whether ``path`` holds a recaug run: its marker says so (a ``manifest.json`` alone does not:
+    any folder may hold a file of that name)."""
+    return marker_kind(path) == RUN_KIND
 
 
 def prepare_run_dir(path: Path, *, resume: bool, force: bool) -> None:

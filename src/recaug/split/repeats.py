@@ -23,8 +23,8 @@ REPEAT_POLICIES: tuple[str, ...] = ("unreachable", "rankable")
 DEFAULT_REPEATS: RepeatPolicy = "unreachable"
 
 
-def check_repeats(repeats: str) -> str:
-    """``repeats`` if it is a known policy, else a :class:`ConfigError` naming the choices."""
+def check_repeats(repeats: str, name: str = "repeats") -> str:
+    """``repeats`` if it is a known policy, else a :class:`ConfigError` naming ``name`` and the choices."""
     if repeats not in REPEAT_POLICIES:
-        raise ConfigError(f"repeats must be one of {REPEAT_POLICIES}, got {repeats!r}")
+        raise ConfigError(f"{name} must be one of {REPEAT_POLICIES}, got {repeats!r}")
     return repeats
