@@ -380,7 +380,9 @@ def main() -> None:
         elif args.users:
             interactions = subsample(interactions, args.users, 0)
         split = LeaveLastOut(n_valid=1, n_test=1).split(interactions)
-        ctx = {"name": ds_name, "split": split, "item_space": dataset.vocab.item_space, "evals": {}}
+        # a user subset is another dataset: its rows must never sit in the full dataset's tables
+        name = f"{ds_name} ({args.users:,} users)" if args.users and not args.quick else ds_name
+        ctx = {"name": name, "split": split, "item_space": dataset.vocab.item_space, "evals": {}}
         for seed in seeds:
             for variant in variants:
                 row, result = run_one(ctx, variant, seed, args)
