@@ -225,3 +225,20 @@ def test_guess_format(tmp_path, name, text, expected):
     from recaug.data.io.detect import guess_format
 
     assert guess_format(write(tmp_path / name, text))[0] == expected
+
+
+def test_formats_without_times_are_not_given_a_time_span(tmp_path):
+    """S3Rec/SASRec files have positions, not times: describe must not call them a time span (B.8)."""
+    from recaug.data import Dataset
+    from recaug.data.describe import describe, describe_markdown
+
+    path = tmp_path / "Beauty.txt"
+    path.write_text("1 10 11 12\n2 11 12 13 14\n")
+    ds = read(path, format="s3rec")
+    assert ds.time_kind == "position"
+    stats = describe(ds)
+    assert stats["time"] == {"kind": "position"}
+    assert "time span" not in describe_markdown(stats)
+    again = Dataset.load(ds.save(tmp_path / "ds"))  # kept through save / load
+    assert again.time_kind == "position"
+    assert "time span" not in (tmp_path / "ds" / "summary.md").read_text()

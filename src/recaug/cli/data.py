@@ -105,7 +105,9 @@ def render_stats(stats: dict[str, Any]) -> None:
     quantiles = [f"{k}={v:g}" for k, v in lengths.items() if k != "mean"]
     main.add_row("length quantiles", " ".join(quantiles))
     main.add_row("users with <= 3", f"{stats['users_with_at_most_3']:,}")
-    if "time" in stats:
+    if "time" in stats and stats["time"].get("kind") == "position":
+        main.add_row("time", "none in this format (timestamp = position in the sequence)")
+    elif "time" in stats:
         span = stats["time"]["span"]
         main.add_row("time span", f"{span:,}" + (f" s ({span / 86400:.1f} days)" if span > 10**6 else ""))
     if "categories" in stats:

@@ -33,6 +33,10 @@ def _empty_users(vocab: Vocabulary) -> pl.DataFrame:
     return pl.DataFrame({C.USER: np.arange(vocab.n_users, dtype=np.int32)})
 
 
+#: the kinds of ``timestamp`` a dataset can hold (see ``Dataset.time_kind``)
+TIME_KINDS = ("clock", "position")
+
+
 @dataclass(eq=False)
 class Dataset:
     """Everything known about one log: who did what, and what the items and users are."""
@@ -42,8 +46,13 @@ class Dataset:
     items: pl.DataFrame = field(default=None)  # type: ignore[assignment]
     users: pl.DataFrame = field(default=None)  # type: ignore[assignment]
     name: str = "dataset"
+    #: what ``timestamp`` holds: ``"clock"`` (times) or ``"position"`` (formats without times,
+    #: e.g. S3Rec/SASRec files, where it is the index in the user's sequence)
+    time_kind: str = "clock"
 
     def __post_init__(self) -> None:
+        if self.time_kind not in TIME_KINDS:
+            raise DataError(f"time_kind must be one of {TIME_KINDS}, got {self.time_kind!r}")
         if self.items is None:
             self.items = _empty_items(self.vocab)
         if self.users is None:
@@ -139,6 +148,7 @@ class Dataset:
                 "format_version": FORMAT_VERSION,
                 "recaug_version": __version__,
                 "name": self.name,
+                "time_kind": self.time_kind,
                 "n_users": self.vocab.n_users,
                 "n_items": self.vocab.n_items,
                 "n_interactions": len(self.interactions),
@@ -190,4 +200,5 @@ class Dataset:
             read("items.parquet"),
             read("users.parquet"),
             name=schema.get("name", path.name),
+            time_kind=schema.get("time_kind", "clock"),  # folders written before it existed
         )

@@ -38,9 +38,11 @@ def describe(dataset: Any) -> dict[str, Any]:
         },
         "users_with_at_most_3": int((lengths <= 3).sum()),
     }
-    if n:
+    if n and getattr(dataset, "time_kind", "clock") == "position":
+        out["time"] = {"kind": "position"}  # no clock: a span of positions would mean nothing
+    elif n:
         ts = frame.get_column(C.TIME)
-        out["time"] = {"min": int(ts.min()), "max": int(ts.max()), "span": int(ts.max() - ts.min())}
+        out["time"] = {"kind": "clock", "min": int(ts.min()), "max": int(ts.max()), "span": int(ts.max() - ts.min())}
     if C.EVENT in frame.columns:
         out["events"] = _ranked(frame.group_by(C.EVENT).len(), C.EVENT)
     if C.CATEGORY in dataset.items.columns:
@@ -62,7 +64,9 @@ def describe_markdown(stats: dict[str, Any]) -> str:
     for k, v in stats["sequence_length"].items():
         lines.append(f"| length {k} | {v:.2f} |")
     lines.append(f"| users with <= 3 interactions | {stats['users_with_at_most_3']:,} |")
-    if "time" in stats:
+    if "time" in stats and stats["time"].get("kind") == "position":
+        lines.append("| time | none in this format (timestamp = position in the sequence) |")
+    elif "time" in stats:
         lines.append(f"| time span | {stats['time']['span']:,} |")
     for section in ("events", "sources"):
         if section in stats:

@@ -70,7 +70,8 @@ def time_sorted(frame: pl.DataFrame) -> pl.DataFrame:
 def with_frame(dataset: Dataset, frame: pl.DataFrame) -> Dataset:
     """A new ``Dataset`` sharing vocabulary and side tables, with new interaction rows."""
     return Dataset(
-        Interactions(frame, sort=False), dataset.vocab, dataset.items, dataset.users, name=dataset.name
+        Interactions(frame, sort=False), dataset.vocab, dataset.items, dataset.users, name=dataset.name,
+        time_kind=dataset.time_kind,
     )
 
 

@@ -68,5 +68,6 @@ class RemapIds(Step):
             side(dataset.items, C.ITEM, i_lookup),
             side(dataset.users, C.USER, u_lookup),
             name=dataset.name,
+            time_kind=dataset.time_kind,
         )
         return out, {}, info

@@ -79,5 +79,8 @@ class Sessionize(Step):
             .drop("_old")
             .with_columns(parent_original.alias(PARENT_USER))
         )
-        out = Dataset(Interactions(frame, sort=False), vocab, dataset.items, user_table, name=dataset.name)
+        out = Dataset(
+            Interactions(frame, sort=False), vocab, dataset.items, user_table, name=dataset.name,
+            time_kind=dataset.time_kind,
+        )
         return out, {}, info

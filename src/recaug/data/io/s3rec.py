@@ -63,7 +63,9 @@ def read_s3rec(src: str | Path, **options: Unpack[ReadOptions]) -> Dataset:
         _item_meta(path, known),
         read_item_table(opts.item_side) if opts.item_side is not None else None,
     ])
-    return to_dataset(frame, items=side, name=opts.dataset_name(path), source=path, started=started)
+    dataset = to_dataset(frame, items=side, name=opts.dataset_name(path), source=path, started=started)
+    dataset.time_kind = "position"  # no times in this format: timestamp is the position
+    return dataset
 
 
 def side_file(path: Path, suffix: str) -> Path:

@@ -37,4 +37,6 @@ def read_sasrec(src: str | Path, **options: Unpack[ReadOptions]) -> Dataset:
         tok.filter(pl.col("pos") == 1).get_column("value").cast(pl.Utf8).alias(C.ITEM),
     ])
     items = read_item_table(opts.item_side) if opts.item_side is not None else None
-    return to_dataset(frame, items=items, name=opts.dataset_name(path), source=path, started=started)
+    dataset = to_dataset(frame, items=items, name=opts.dataset_name(path), source=path, started=started)
+    dataset.time_kind = "position"  # no times in this format: timestamp is the position
+    return dataset
