@@ -57,7 +57,7 @@ from recaug import columns as C
 from recaug.atomic import atomic_dir
 from recaug.data import Interactions
 from recaug.data.io import read
-from recaug.evaluate import Evaluator, HistoryLength, NewUsers, compare
+from recaug.evaluate import Evaluator, HistoryLength, NewUsers, RepeatTargets, compare
 from recaug.evaluate.stats import pool_seeds, seed_level_test
 from recaug.expand import expand_training, from_config
 from recaug.models import SASRec, losses
@@ -153,7 +153,7 @@ DEFAULT_VARIANTS = ["sasrec-bce", "sasrec-bce+offline", "sasrec-bce+cl4srec-conc
 
 #: evaluation segments: history-length buckets (short = at most 5 items) and cold users (at most 4
 #: items before the target: users with the 5-core minimum of 5 interactions)
-SEGMENTS = [HistoryLength((5, 10, 20)), NewUsers(max_history=4, name="cold_users")]
+SEGMENTS = [HistoryLength((5, 10, 20)), NewUsers(max_history=4, name="cold_users"), RepeatTargets()]
 PAIRED_SEGMENTS = ("history<=5", "cold_users")
 PAIRED_METRICS = ("HR@10", "NDCG@10")
 

@@ -351,12 +351,13 @@ def run_train(
 
 
 def segment_rules(cfg: EvaluateConfig, dataset: Dataset) -> list[Any]:
-    """History-length buckets, new users and (when items have categories) cross-category."""
-    from recaug.evaluate import CrossCategory, HistoryLength, NewUsers
+    """History-length buckets, new users, repeat/new targets and (when items have categories) cross-category."""
+    from recaug.evaluate import CrossCategory, HistoryLength, NewUsers, RepeatTargets
 
     rules: list[Any] = [
         NewUsers(cfg.segments.new_user_max_history),
         HistoryLength(tuple(cfg.segments.history_edges)),
+        RepeatTargets(),  # always: the repeat policy moves these users' scores, their share must show
     ]
     if cfg.segments.cross_category and dataset.item_categories() is not None:
         rules.append(CrossCategory(dataset))
