@@ -23,32 +23,11 @@ class GRU4Rec(NextItemRecommender):
     train_defaults = {"epochs": 200, "batch_size": 256, "lr": 1e-3, "patience": 10}
 
     def __init__(
-        self,
-        *,
-        max_len: int = 50,
-        hidden: int = 64,
-        n_layers: int = 1,
-        dropout: float = 0.25,
-        loss: str = "ce",
-        n_negatives: int = 100,
-        repeat_pad: bool = False,
-        repeat_pad_delimiter: bool = False,
-        weighted: bool = True,
-        seed: int = 0,
-        device: str = "auto",
-        **train: Any,
+        self, *, hidden: int = 64, n_layers: int = 1, dropout: float = 0.25, **settings: Any
     ) -> None:
-        super().__init__(
-            max_len=max_len,
-            loss=loss,
-            n_negatives=n_negatives,
-            repeat_pad=repeat_pad,
-            repeat_pad_delimiter=repeat_pad_delimiter,
-            weighted=weighted,
-            seed=seed,
-            device=device,
-            **train,
-        )
+        """The network's own settings; ``settings`` are the shared next-item settings
+        (:class:`~recaug.models.sequential.NextItemRecommender`) and the training settings."""
+        super().__init__(**settings)
         self.hidden = hidden
         self.n_layers = n_layers
         self.dropout = dropout

@@ -26,7 +26,6 @@ from typing import Any
 from torch import nn
 
 from recaug.errors import ConfigError
-from recaug.expand import Augmenter
 from recaug.models.base import register
 from recaug.models.nets.sasrec import BLOCKS, SASRecNet
 from recaug.models.sequential import NextItemRecommender
@@ -42,48 +41,18 @@ class SASRec(NextItemRecommender):
     def __init__(
         self,
         *,
-        max_len: int = 50,
         hidden: int = 64,
         n_layers: int = 2,
         n_heads: int = 2,
         dropout: float = 0.5,
         block: str = "pre_ln",
         loss: str = "bce",
-        n_negatives: int = 100,
-        augmenter: Augmenter | dict[str, Any] | None = None,
-        aug_prob: float = 0.5,
-        n_views: int = 1,
-        contrastive: str | None = None,
-        cl_weight: float = 0.1,
-        cl_temperature: float = 1.0,
-        cl_augmenter: Augmenter | dict[str, Any] | None = None,
-        cl_representation: str | None = None,
-        repeat_pad: bool = False,
-        repeat_pad_delimiter: bool = False,
-        weighted: bool = True,
-        seed: int = 0,
-        device: str = "auto",
-        **train: Any,
+        **settings: Any,
     ) -> None:
-        super().__init__(
-            max_len=max_len,
-            loss=loss,
-            n_negatives=n_negatives,
-            augmenter=augmenter,
-            aug_prob=aug_prob,
-            n_views=n_views,
-            contrastive=contrastive,
-            cl_weight=cl_weight,
-            cl_temperature=cl_temperature,
-            cl_augmenter=cl_augmenter,
-            cl_representation=cl_representation,
-            repeat_pad=repeat_pad,
-            repeat_pad_delimiter=repeat_pad_delimiter,
-            weighted=weighted,
-            seed=seed,
-            device=device,
-            **train,
-        )
+        """The network's own settings; ``settings`` are the next-item settings every sequence model
+        shares (:class:`~recaug.models.sequential.NextItemRecommender`: ``max_len``, augmentation,
+        contrastive, RepPad, ``seed``, ``device``) and the training settings (``TrainConfig``)."""
+        super().__init__(loss=loss, **settings)
         self.hidden = hidden
         self.n_layers = n_layers
         self.n_heads = n_heads
