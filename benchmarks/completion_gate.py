@@ -23,27 +23,12 @@ from _cache import code_version, file_digest
 from _common import REPO, dataset_file, parser, write_result
 from generate_utility import SYNTHS, fitted_synthesizer, synth_epochs
 from recaug import columns as C
-from recaug.data import Interactions
 from recaug.data.io import read
-from recaug.generate import Synthesizer, short_histories
+from recaug.generate import short_histories
+from recaug.generate.gate import DEFAULT_GATES, gate_table
 from recaug.split import LeaveLastOut
 
-GATES = [0.0, 0.01, 0.02, 0.03, 0.05, 0.08]
-
-
-def gate_rows(synth: Synthesizer, short_hist: Interactions, valid: pl.DataFrame, k: int, seed: int,
-              gates: list[float]) -> list[dict[str, Any]]:  # fmt: skip
-    """One row per gate: completion rows, users completed and validation hits (rows, users)."""
-    out = []
-    for gate in gates:
-        synth.complete_min_prob = gate  # a completion setting: the fitted model stays the same
-        rows = synth.complete(short_hist, k, seed=seed).frame
-        hits = rows.join(valid, on=[C.USER, C.ITEM], how="semi")
-        out.append({
-            "gate": gate, "rows": rows.height, "users": rows.get_column(C.USER).n_unique(),
-            "valid_hit_rows": hits.height, "valid_precision": hits.height / rows.height if rows.height else None,
-        })  # fmt: skip
-    return out
+GATES = list(DEFAULT_GATES)
 
 
 def main() -> None:
@@ -82,7 +67,7 @@ def main() -> None:
                    "threads": args.threads, "progress": False, "complete_temperature": 0.0}  # fmt: skip
 
             synth, meta, hit = fitted_synthesizer(args, cfg, seed, split.train, dataset, code)
-            for row in gate_rows(synth, short_hist, valid, args.k, seed, args.gates):
+            for row in gate_table(synth, short_hist, valid, args.k, seed=seed, gates=args.gates):
                 results.append({"dataset": args.dataset, "variant": f"{s_name}-p{row['gate']:g}", "seed": seed,
                                 "extra": {**row, "fit": meta["fit"], "from_cache": hit}})  # fmt: skip
                 print(f"{s_name} seed={seed} gate {row['gate']:g}: {row['rows']} rows, {row['users']} users, "
