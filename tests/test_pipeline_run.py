@@ -350,3 +350,23 @@ def test_training_lines_name_arm_seed_and_epoch_cap(tmp_path, caplog):
     with caplog.at_level("INFO", logger="recaug.models.training"):
         run_pipeline(validate_config(tiny(train=small, variants={"control": {}})), tmp_path / "run")
     assert "[control seed 0] SASRec epoch 1/1: loss" in caplog.text
+
+
+def test_each_run_seed_trains_its_own_synthesizer_and_every_evaluation_splits_repeats(tmp_path, monkeypatch):
+    import recaug.generate as G
+    from recaug.evaluate import RepeatTargets
+    from recaug.pipeline.config import EvaluateConfig
+
+    seen: list[int] = []
+    real = G.from_config
+
+    def spy(settings: dict[str, Any]) -> Any:
+        seen.append(settings["seed"])
+        return real(settings)
+
+    monkeypatch.setattr(G, "from_config", spy)
+    arm = {"generate": {"method": "vae", "params": {"epochs": 1}, "mode": "complete"}}
+    run_pipeline(validate_config(tiny(seeds=[0, 1], variants={"control": {}, "vae": arm})), tmp_path / "run")
+    assert sorted(seen) == [0, 1]
+    rules = S.segment_rules(EvaluateConfig(), S.load_dataset(next((tmp_path / "run" / "stages" / "data").iterdir())))
+    assert any(isinstance(rule, RepeatTargets) for rule in rules)
