@@ -28,7 +28,7 @@ from recaug import columns as C
 from recaug.data.interactions import Interactions
 from recaug.data.sequences import Sequences
 from recaug.errors import DataError, NotFittedError
-from recaug.models.training import adam
+from recaug.models.training import adam, num_threads, seeded_torch
 from recaug.random import as_generator, hash_uniform
 
 log = logging.getLogger("recaug.quality.discriminator")
@@ -166,38 +166,32 @@ class Discriminator:
         train_batch, train_y = both(r_train, s_train)
         valid_batch, valid_y = both(r_valid, s_valid)
         test_batch, test_y = both(r_test, s_test)
-        threads = torch.get_num_threads()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            if self.num_threads:
-                torch.set_num_threads(self.num_threads)
-            try:
-                model = _Net(self.n_items_, self.dim, self.hidden)
-                model.feature_mean.copy_(train_batch.features.mean(0))
-                model.feature_std.copy_(train_batch.features.std(0).clamp_min(1e-3))
-                opt = adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-                loss_fn = nn.BCEWithLogitsLoss()
-                best, best_state, since = float("inf"), copy.deepcopy(model.state_dict()), 0
-                for _ in range(self.steps):
-                    model.train()
-                    opt.zero_grad()
-                    loss_fn(model(train_batch), train_y).backward()
-                    opt.step()
-                    model.eval()
-                    with torch.no_grad():
-                        valid_loss = float(loss_fn(model(valid_batch), valid_y))
-                    if valid_loss < best - 1e-6:
-                        best, best_state, since = valid_loss, copy.deepcopy(model.state_dict()), 0
-                    else:
-                        since += 1
-                        if since >= self.patience:
-                            break
-                model.load_state_dict(best_state)
+        # the shared helpers: torch's global streams forked and seeded, the thread count restored
+        with seeded_torch(self.seed), num_threads(self.num_threads or None):
+            model = _Net(self.n_items_, self.dim, self.hidden)
+            model.feature_mean.copy_(train_batch.features.mean(0))
+            model.feature_std.copy_(train_batch.features.std(0).clamp_min(1e-3))
+            opt = adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+            loss_fn = nn.BCEWithLogitsLoss()
+            best, best_state, since = float("inf"), copy.deepcopy(model.state_dict()), 0
+            for _ in range(self.steps):
+                model.train()
+                opt.zero_grad()
+                loss_fn(model(train_batch), train_y).backward()
+                opt.step()
                 model.eval()
-                self.model_ = model
-                proba = self._forward_proba(test_batch)
-            finally:
-                torch.set_num_threads(threads)
+                with torch.no_grad():
+                    valid_loss = float(loss_fn(model(valid_batch), valid_y))
+                if valid_loss < best - 1e-6:
+                    best, best_state, since = valid_loss, copy.deepcopy(model.state_dict()), 0
+                else:
+                    since += 1
+                    if since >= self.patience:
+                        break
+            model.load_state_dict(best_state)
+            model.eval()
+            self.model_ = model
+            proba = self._forward_proba(test_batch)
         test_y = test_y.numpy()
         self.auc_ = roc_auc(test_y, proba)
         self.accuracy_ = float(((proba >= 0.5) == (test_y == 1)).mean())
