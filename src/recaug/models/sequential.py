@@ -29,6 +29,7 @@ on offline-expanded rows (``recaug.expand.expand_training``), one pseudo-user pe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -166,27 +167,45 @@ class NextItemRecommender(NeuralRecommender):
         (fine-tuning, e.g. ASReP's reversed pre-training).
         """
         self.item_space_ = self._item_space(train, valid, item_space)
-        weights = sequence_weights(train) if self.weighted else None
-        if weights is not None and (sequences is not None or self.augmenter is not None or self.repeat_pad):
-            warn_if_weighted(train, f"{type(self).__name__} with offline or online views or repeat_pad")
-            weights = None
+        weights = self._training_weights(train, sequences)
         self.module_ = self._start_module(init_from)
-        net = self.module_
-        side = net.padding_side
-        device, gen, n = self.torch_device, self._generator(), self.item_space_
-        cl_gen = torch.Generator().manual_seed(int(self.seed) + 2)
         seqs = (
             Sequences.from_interactions(train)
             if sequences is None
             else getattr(sequences, "sequences", sequences)
         )
-        full, full_keys, full_weights = self._rows(seqs, side, weights)
-        inputs, targets = full[:, :-1], full[:, 1:]
-        target_weights = None if full_weights is None else full_weights[:, 1:]
-        contexts = cl.context(inputs, targets, side) if self.contrastive else inputs
+        rows, keys, row_weights = self._rows(seqs, self.module_.padding_side, weights)
+        online, views = self._fit_augmenters(train)
+        training = _NextItemTraining(self, rows, keys, row_weights, online=online, views=views)
+        val = validation_data(train, valid) if valid is not None and len(valid) else None
+        fit_loop(
+            self, self.module_, training.batch_loss, len(rows), self.train_config, generator=training.gen,
+            valid=val, on_epoch=training.on_epoch, extra_generators=(training.cl_gen,), data=(rows, valid),
+        )
+        return self
+
+    def _training_weights(self, train: Interactions, sequences: Any | None) -> np.ndarray | None:
+        """The ``weight`` column aligned with the training items, or ``None`` when it is not used.
+
+        ``weighted=False`` ignores it; offline-expanded rows, online views and RepPad rebuild the
+        rows, so with them it is ignored with a warning.
+        """
+        weights = sequence_weights(train) if self.weighted else None
+        if weights is not None and (sequences is not None or self.augmenter is not None or self.repeat_pad):
+            warn_if_weighted(train, f"{type(self).__name__} with offline or online views or repeat_pad")
+            return None
+        return weights
+
+    def _fit_augmenters(self, train: Interactions) -> tuple[Augmenter | None, Augmenter | None]:
+        """Fit the augmenters on ``train`` only (the leakage guard): ``(online, views)``.
+
+        ``online``: ``augmenter`` applied to a row with probability ``aug_prob`` (``None``
+        without an ``augmenter``); ``views``: CL4SRec's view augmenter (``cl_augmenter``, by
+        default :data:`~recaug.models.contrastive.CL4SREC_VIEWS`; ``None`` without CL4SRec).
+        """
         online = None
         if self.augmenter is not None:
-            self.augmenter.fit(train)  # the leakage guard: training data only
+            self.augmenter.fit(train)
             online = cl.online_augmenter(self.augmenter, self.aug_prob)
         views = None
         if self.contrastive == "cl4srec":
@@ -194,126 +213,7 @@ class NextItemRecommender(NeuralRecommender):
                 self.cl_augmenter = cl.build_augmenter(cl.CL4SREC_VIEWS)
             assert self.cl_augmenter is not None
             views = self.cl_augmenter.fit(train)
-        index = None
-        if self.contrastive == "duorec":
-            index = cl.TargetIndex(cl.last_targets(targets, cl.spans(contexts, side), side))
-        state = {"epoch": 0}
-
-        def on_epoch(epoch: int) -> None:
-            state["epoch"] = epoch
-
-        def encode(x: torch.Tensor) -> torch.Tensor:
-            """``cl_representation`` of every row (length-grouped, trimmed)."""
-            span = cl.spans(x, side)
-            parts, order = [], []
-            for group in _length_groups(span, self.length_groups):
-                width = max(int(span[group].max()), 1)
-                trimmed = _trim(x[group], width, side)
-                hidden = net(trimmed.to(device))
-                parts.append(
-                    cl.represent(
-                        hidden, trimmed, span[group].clamp_max(width), side, self.cl_representation, self.max_len
-                    )
-                )
-                order.append(group)
-            return torch.cat(parts)[torch.argsort(torch.cat(order))]
-
-        def batch_loss(rows: torch.Tensor) -> torch.Tensor:
-            epoch_s = epoch_seed(self.seed, state["epoch"])
-            row_key = full_keys[rows]  # random streams follow the user, not the row's position
-            if online is not None:
-                batch = cl.augment_rows(
-                    online, full[rows], epoch_seed(epoch_s, 0), row_key, n_views=self.n_views, side=side
-                )
-                x_b, y_b = batch[:, :-1], batch[:, 1:]
-                keys, row_ids = row_key.repeat_interleave(self.n_views), rows.repeat_interleave(self.n_views)
-            else:
-                x_b, y_b, keys, row_ids = inputs[rows], targets[rows], row_key, rows
-            w_b = None if target_weights is None else target_weights[rows]
-            if self.repeat_pad:
-                u = hash_uniform(epoch_seed(epoch_s, 3), keys.numpy())
-                x_b, y_b = repeat_pad_pairs(x_b, y_b, side, torch.from_numpy(u), self.repeat_pad_delimiter)
-            span = cl.spans(x_b, side)
-            cspan = cl.spans(cl.context(x_b, y_b, side), side) if index is not None else span
-            hidden, wanted, negatives, anchor_parts, order, position_weights = [], [], [], [], [], []
-            for group in _length_groups(span, self.length_groups):
-                width = max(int(span[group].max()), 1)
-                x, y = _trim(x_b[group], width, side), _trim(y_b[group], width, side)
-                where = (x != C.PAD_ID) & (y >= C.N_RESERVED)
-                if self.loss == "bce":
-                    negatives.append(negatives_outside_rows(torch.cat([x, y], dim=1), width, n, gen)[where])
-                out = net(x.to(device))
-                hidden.append(out[where.to(device)])
-                wanted.append(y[where])
-                if w_b is not None:
-                    position_weights.append(_trim(w_b[group], width, side)[where])
-                if index is not None:
-                    ctx, c = cl.context(x, y, side), cspan[group].clamp_max(width)
-                    anchor_parts.append(cl.represent(out, ctx, c, side, self.cl_representation, self.max_len))
-                    order.append(group)
-            y_all = torch.cat(wanted)
-            neg = torch.cat(negatives) if negatives else None
-            if self.loss == "sampled_softmax":
-                neg = uniform_items((len(y_all), self.n_negatives), n, gen)
-            neg = None if neg is None else neg.to(device)
-            w_all = torch.cat(position_weights).to(device) if position_weights else None
-            loss = next_item_loss(
-                torch.cat(hidden), y_all.to(device), net.item_embedding.weight, self.loss, neg, w_all
-            )
-            if self.cl_weight > 0 and views is not None:
-                loss = loss + self.cl_weight * self._cl4srec(
-                    encode, views, contexts[rows], row_key, epoch_s, side
-                )
-            if self.cl_weight > 0 and index is not None:
-                anchors = torch.cat(anchor_parts)[torch.argsort(torch.cat(order))]
-                loss = loss + self.cl_weight * self._duorec(
-                    encode, index, anchors, x_b, y_b, cspan, row_ids, contexts, cl_gen, side
-                )
-            return loss
-
-        val = validation_data(train, valid) if valid is not None and len(valid) else None
-        fit_loop(
-            self, net, batch_loss, len(full), self.train_config, generator=gen, valid=val, on_epoch=on_epoch,
-            extra_generators=(cl_gen,), data=(full, valid),
-        )
-        return self
-
-    def _cl4srec(
-        self, encode: Any, views: Augmenter, x: torch.Tensor, rows: torch.Tensor, epoch_s: int, side: str
-    ) -> torch.Tensor:
-        """InfoNCE between two augmented views of each input row (CL4SRec)."""
-        if len(x) == 0:
-            return x.new_zeros((), dtype=torch.float32)
-        pair = cl.augment_rows(views, x, epoch_seed(epoch_s, 1), rows, n_views=2, side=side)
-        z = encode(pair)
-        ok = (cl.spans(pair, side) > 0).view(-1, 2).all(dim=1).to(z.device)
-        z = z.view(-1, 2, z.shape[-1])[ok]
-        return info_nce(z[:, 0], z[:, 1], self.cl_temperature)
-
-    def _duorec(
-        self,
-        encode: Any,
-        index: cl.TargetIndex,
-        anchors: torch.Tensor,
-        x_b: torch.Tensor,
-        y_b: torch.Tensor,
-        span: torch.Tensor,
-        row_ids: torch.Tensor,
-        contexts: torch.Tensor,
-        generator: torch.Generator,
-        side: str,
-    ) -> torch.Tensor:
-        """InfoNCE between each row and a same-target row (else its own dropout view) (DuoRec)."""
-        t = cl.last_targets(y_b, span, side)
-        ok = (span > 0) & (t >= C.N_RESERVED)
-        if not bool(ok.any()):
-            return anchors.sum() * 0.0
-        partner = index.partners(t, row_ids, generator)
-        has = (partner >= 0).unsqueeze(1)
-        x_pos = torch.where(has, contexts[partner.clamp_min(0)], cl.context(x_b, y_b, side))
-        mask = ok.to(anchors.device)
-        positives = encode(x_pos[ok])
-        return info_nce(anchors[mask], positives, self.cl_temperature, same=cl.same_matrix(t[ok]))
+        return online, views
 
     def _score_all(self, histories: Sequences) -> torch.Tensor:
         """Dot product of the hidden state after the last item with every item embedding.
@@ -338,6 +238,180 @@ class NextItemRecommender(NeuralRecommender):
                     h = hidden[torch.arange(len(rows), device=device), last]
                 scores[rows] = (h @ net.item_embedding.weight.T).cpu()
         return finish_scores(scores)
+
+
+@dataclass
+class _Batch:
+    """A batch of training rows as the network sees them (after online views and RepPad)."""
+
+    #: ``(B, L)`` input items and the next item at every position
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    #: ``(B,)`` the training row each batch row comes from (a row repeats with ``n_views > 1``)
+    row_ids: torch.Tensor
+    #: ``(B, L)`` the weight of every target, ``None`` when unweighted
+    weights: torch.Tensor | None
+    #: ``(B,)`` columns each row's inputs occupy, and its context's (DuoRec; else the same)
+    spans: torch.Tensor
+    context_spans: torch.Tensor
+
+
+class _NextItemTraining:
+    """What one :meth:`NextItemRecommender.fit` trains on, and the loss of a batch of it.
+
+    Holds the prepared training rows and the two random streams the losses draw from:
+    ``gen`` (seed + 1: ``fit_loop`` shuffles with it; BCE / sampled-softmax negatives) and
+    ``cl_gen`` (seed + 2: DuoRec's same-target partners). Augmented views are not drawn from
+    either: they are keyed by ``epoch_seed(seed, epoch)`` and each row's user key, so a row's
+    views never depend on its batch mates. ``fit_loop`` calls :meth:`on_epoch` at the start of
+    every epoch and :meth:`batch_loss` for every batch.
+    """
+
+    def __init__(
+        self,
+        model: NextItemRecommender,
+        rows: torch.Tensor,
+        keys: torch.Tensor,
+        weights: torch.Tensor | None,
+        *,
+        online: Augmenter | None,
+        views: Augmenter | None,
+    ) -> None:
+        """``rows`` / ``keys`` / ``weights``: :meth:`NextItemRecommender._rows`; ``online`` /
+        ``views``: :meth:`NextItemRecommender._fit_augmenters`."""
+        self.model = model
+        self.net = model.module_
+        self.side = self.net.padding_side
+        self.device = model.torch_device
+        self.gen = model._generator()
+        self.cl_gen = torch.Generator().manual_seed(int(model.seed) + 2)
+        self.rows, self.keys = rows, keys
+        self.inputs, self.targets = rows[:, :-1], rows[:, 1:]
+        self.target_weights = None if weights is None else weights[:, 1:]
+        # the sequence each row summarises: what CL4SRec augments and DuoRec pairs up
+        self.contexts = cl.context(self.inputs, self.targets, self.side) if model.contrastive else self.inputs
+        self.online = online
+        self.views = views
+        self.index = None
+        if model.contrastive == "duorec":
+            last = cl.last_targets(self.targets, cl.spans(self.contexts, self.side), self.side)
+            self.index = cl.TargetIndex(last)
+        self.epoch = 0
+
+    def on_epoch(self, epoch: int) -> None:
+        """Start epoch ``epoch`` (1-based): its augmentation seeds follow from it."""
+        self.epoch = epoch
+
+    def batch_loss(self, rows: torch.Tensor) -> torch.Tensor:
+        """Scalar loss of the training rows ``rows``: next-item loss plus any contrastive term."""
+        model = self.model
+        epoch_s = epoch_seed(model.seed, self.epoch)
+        row_key = self.keys[rows]  # random streams follow the user, not the row's position
+        batch = self._batch(rows, row_key, epoch_s)
+        loss, anchors = self._next_item_loss(batch)
+        if model.cl_weight > 0 and self.views is not None:
+            loss = loss + model.cl_weight * self._cl4srec_loss(self.contexts[rows], row_key, epoch_s)
+        if model.cl_weight > 0 and self.index is not None:
+            assert anchors is not None
+            loss = loss + model.cl_weight * self._duorec_loss(batch, anchors)
+        return loss
+
+    def _batch(self, rows: torch.Tensor, row_key: torch.Tensor, epoch_s: int) -> _Batch:
+        """The rows ``rows``, or their ``n_views`` online views each; then RepPad if asked for."""
+        model, side = self.model, self.side
+        if self.online is not None:
+            augmented = cl.augment_rows(
+                self.online, self.rows[rows], epoch_seed(epoch_s, 0), row_key, n_views=model.n_views, side=side
+            )
+            x_b, y_b = augmented[:, :-1], augmented[:, 1:]
+            keys, row_ids = row_key.repeat_interleave(model.n_views), rows.repeat_interleave(model.n_views)
+        else:
+            x_b, y_b, keys, row_ids = self.inputs[rows], self.targets[rows], row_key, rows
+        w_b = None if self.target_weights is None else self.target_weights[rows]
+        if model.repeat_pad:
+            u = hash_uniform(epoch_seed(epoch_s, 3), keys.numpy())
+            x_b, y_b = repeat_pad_pairs(x_b, y_b, side, torch.from_numpy(u), model.repeat_pad_delimiter)
+        span = cl.spans(x_b, side)
+        cspan = cl.spans(cl.context(x_b, y_b, side), side) if self.index is not None else span
+        return _Batch(x_b, y_b, row_ids, w_b, span, cspan)
+
+    def _next_item_loss(self, batch: _Batch) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Next-item loss of every position that has a target, and DuoRec's anchors.
+
+        The batch is split into length groups, each trimmed to its longest row (BCE negatives
+        are drawn group by group, before its forward pass). The anchors (``None`` without
+        DuoRec) are the ``cl_representation`` of each row's context, in batch order.
+        """
+        model, net, side = self.model, self.net, self.side
+        n, span, cspan = model.item_space_, batch.spans, batch.context_spans
+        hidden, wanted, negatives, anchor_parts, order, position_weights = [], [], [], [], [], []
+        for group in _length_groups(span, model.length_groups):
+            width = max(int(span[group].max()), 1)
+            x, y = _trim(batch.inputs[group], width, side), _trim(batch.targets[group], width, side)
+            where = (x != C.PAD_ID) & (y >= C.N_RESERVED)
+            if model.loss == "bce":
+                negatives.append(negatives_outside_rows(torch.cat([x, y], dim=1), width, n, self.gen)[where])
+            out = net(x.to(self.device))
+            hidden.append(out[where.to(self.device)])
+            wanted.append(y[where])
+            if batch.weights is not None:
+                position_weights.append(_trim(batch.weights[group], width, side)[where])
+            if self.index is not None:
+                ctx, c = cl.context(x, y, side), cspan[group].clamp_max(width)
+                anchor_parts.append(cl.represent(out, ctx, c, side, model.cl_representation, model.max_len))
+                order.append(group)
+        y_all = torch.cat(wanted)
+        neg = torch.cat(negatives) if negatives else None
+        if model.loss == "sampled_softmax":
+            neg = uniform_items((len(y_all), model.n_negatives), n, self.gen)
+        neg = None if neg is None else neg.to(self.device)
+        w_all = torch.cat(position_weights).to(self.device) if position_weights else None
+        loss = next_item_loss(torch.cat(hidden), y_all.to(self.device), net.item_embedding.weight, model.loss, neg, w_all)
+        anchors = torch.cat(anchor_parts)[torch.argsort(torch.cat(order))] if anchor_parts else None
+        return loss, anchors
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """``cl_representation`` of every row of ``x`` (length-grouped, trimmed), in row order."""
+        model, side = self.model, self.side
+        span = cl.spans(x, side)
+        parts, order = [], []
+        for group in _length_groups(span, model.length_groups):
+            width = max(int(span[group].max()), 1)
+            trimmed = _trim(x[group], width, side)
+            hidden = self.net(trimmed.to(self.device))
+            parts.append(
+                cl.represent(
+                    hidden, trimmed, span[group].clamp_max(width), side, model.cl_representation, model.max_len
+                )
+            )
+            order.append(group)
+        return torch.cat(parts)[torch.argsort(torch.cat(order))]
+
+    def _cl4srec_loss(self, x: torch.Tensor, keys: torch.Tensor, epoch_s: int) -> torch.Tensor:
+        """InfoNCE between two augmented views of each input row (CL4SRec)."""
+        if len(x) == 0:
+            return x.new_zeros((), dtype=torch.float32)
+        assert self.views is not None
+        pair = cl.augment_rows(self.views, x, epoch_seed(epoch_s, 1), keys, n_views=2, side=self.side)
+        z = self.encode(pair)
+        ok = (cl.spans(pair, self.side) > 0).view(-1, 2).all(dim=1).to(z.device)
+        z = z.view(-1, 2, z.shape[-1])[ok]
+        return info_nce(z[:, 0], z[:, 1], self.model.cl_temperature)
+
+    def _duorec_loss(self, batch: _Batch, anchors: torch.Tensor) -> torch.Tensor:
+        """InfoNCE between each row and a same-target row (else its own dropout view) (DuoRec)."""
+        assert self.index is not None
+        side, span = self.side, batch.context_spans
+        t = cl.last_targets(batch.targets, span, side)
+        ok = (span > 0) & (t >= C.N_RESERVED)
+        if not bool(ok.any()):
+            return anchors.sum() * 0.0
+        partner = self.index.partners(t, batch.row_ids, self.cl_gen)
+        has = (partner >= 0).unsqueeze(1)
+        x_pos = torch.where(has, self.contexts[partner.clamp_min(0)], cl.context(batch.inputs, batch.targets, side))
+        mask = ok.to(anchors.device)
+        positives = self.encode(x_pos[ok])
+        return info_nce(anchors[mask], positives, self.model.cl_temperature, same=cl.same_matrix(t[ok]))
 
 
 def row_keys(users: np.ndarray) -> np.ndarray:
