@@ -1,8 +1,9 @@
 """The ``recaug`` command line: one command per stage, plus ``run``, ``report``, ``config``, ``tune``, ``demo``.
 
 Stages: ``data import|describe``, ``train``, ``evaluate``, ``expand``, ``generate``, ``fuse``,
-``quality``. Pipeline: ``run``, ``report``, ``config show|validate|schema``, ``tune``. Plus
-``demo`` (the whole flow on the simulated shop) and ``doctor``.
+``quality``; product search: ``search build-queries|import|evaluate``. Pipeline: ``run``,
+``report``, ``config show|validate|schema``, ``tune``. Plus ``demo`` (the whole flow on the
+simulated shop) and ``doctor``.
 
 Global options ``-v/--verbose`` (debug logs, tracebacks) and ``-q/--quiet`` come before the
 sub-command. Exit codes: 0 success, 2 usage or configuration error, 3 runtime failure.
@@ -20,6 +21,7 @@ from recaug.cli.data import data_app
 from recaug.cli.demo import demo
 from recaug.cli.doctor import doctor
 from recaug.cli.pipeline import config_app, report, run, tune
+from recaug.cli.search import search_app
 from recaug.cli.train import evaluate, train
 
 app = typer.Typer(
@@ -62,6 +64,7 @@ app.command("quality")(quality)
 app.command("run")(run)
 app.command("report")(report)
 app.add_typer(config_app, name="config")
+app.add_typer(search_app, name="search")
 app.command("tune")(tune)
 app.command("demo")(demo)
 app.command("doctor")(doctor)

@@ -1,0 +1,172 @@
+"""``recaug search``: build or import a search log, evaluate a retrieval model on it.
+
+* ``build-queries --dataset beauty|sports|demo -o OUT``: a built-in search log (Amazon
+  category-path queries from ``--data-root``, or the demo shop's queries) in the dataset folder format.
+* ``import SRC -o OUT``: a CSV / TSV / Parquet / JSON-lines search log, columns mapped like
+  ``recaug data import`` (``--query-col`` ...).
+* ``evaluate LOG -o OUT --model bm25``: split LOG (``--split leave_last_out`` or ``unseen_queries``),
+  fit the model on the training part, rank each test event's item among all items; writes
+  ``per_user.parquet`` (one row per event) and ``summary.json`` like ``recaug evaluate``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from recaug.cli._common import (
+    ForceOpt,
+    JsonOpt,
+    OutOpt,
+    SeedOpt,
+    parse_ks,
+    parse_params,
+    print_json,
+    refuse_existing,
+    reporting_errors,
+    say,
+    state,
+)
+from recaug.errors import ConfigError, DataError
+
+search_app = typer.Typer(
+    help="Product search: build or import search logs, evaluate retrieval models (BM25 ...).",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DataRootOpt = Annotated[
+    Path | None,
+    typer.Option("--data-root", help="The shared data folder holding amazon_beauty/ and amazon_sports_outdoors/."),
+]
+
+
+def _say_log(output: Path, search_log: object, seconds: float) -> None:
+    say(f"wrote {output}: {search_log!r} in {seconds:.2f} s")
+
+
+@search_app.command("build-queries")
+def build_queries(
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="beauty, sports (category-path queries) or demo.")],
+    output: OutOpt,
+    data_root: DataRootOpt = None,
+    seed: SeedOpt = 0,
+    force: ForceOpt = False,
+) -> None:
+    """Build a built-in search log: Amazon category-path queries (HEM protocol) or the demo shop's searches."""
+    with reporting_errors():
+        from recaug.search.queries import builtin_search_log
+
+        refuse_existing(output, force, inputs=(data_root,))
+        t0 = time.perf_counter()
+        search_log = builtin_search_log(dataset, data_root, seed=seed)
+        search_log.save(output, force=force)
+        _say_log(output, search_log, time.perf_counter() - t0)
+
+
+@search_app.command("import")
+def import_log(
+    src: Annotated[Path, typer.Argument(help="Search log file (csv, tsv, parquet, jsonl).", show_default=False)],
+    output: OutOpt,
+    format: Annotated[str, typer.Option("--format", "-f", help="auto, csv, tsv, parquet or jsonl.")] = "auto",
+    user_col: Annotated[str | None, typer.Option(help="Column holding user ids.")] = None,
+    item_col: Annotated[str | None, typer.Option(help="Column holding item ids.")] = None,
+    query_col: Annotated[str | None, typer.Option(help="Column holding the query text.")] = None,
+    time_col: Annotated[str | None, typer.Option(help="Column holding timestamps.")] = None,
+    event_col: Annotated[str | None, typer.Option(help="Column holding event types (click, buy ...).")] = None,
+    sep: Annotated[str | None, typer.Option(help="Field delimiter (default: guessed).")] = None,
+    item_side: Annotated[
+        Path | None, typer.Option(help="Item table keyed by item id (e.g. with a 'text' column for BM25).")
+    ] = None,
+    missing_queries: Annotated[
+        str, typer.Option(help="Rows without a query: 'error' (default) or 'drop'.")
+    ] = "error",
+    name: Annotated[str | None, typer.Option(help="Log name (default: the file name).")] = None,
+    force: ForceOpt = False,
+) -> None:
+    """Read a search log file into the dataset folder format (every row must carry a query)."""
+    with reporting_errors():
+        from recaug.search.log import read_search_log
+
+        refuse_existing(output, force, inputs=(src, item_side))
+        t0 = time.perf_counter()
+        search_log = read_search_log(
+            src, format, user_col=user_col, item_col=item_col, query_col=query_col, time_col=time_col,
+            event_col=event_col, sep=sep, item_side=item_side, name=name, missing_queries=missing_queries,
+        )  # fmt: skip
+        search_log.save(output, force=force)
+        _say_log(output, search_log, time.perf_counter() - t0)
+
+
+@search_app.command("evaluate")
+def evaluate_cmd(
+    log_path: Annotated[
+        Path, typer.Argument(help="Search-log folder (build-queries / import) or a raw log file.", show_default=False)
+    ],
+    output: OutOpt,
+    model: Annotated[str, typer.Option("--model", "-m", help="Retrieval model: bm25.")] = "bm25",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Model setting KEY=VALUE, e.g. k1=1.2 (repeatable).")
+    ] = None,
+    split: Annotated[str, typer.Option("--split", help="leave_last_out (default) or unseen_queries.")] = "leave_last_out",
+    test_fraction: Annotated[
+        float, typer.Option(help="unseen_queries: share of distinct queries held out for test.")
+    ] = 0.3,
+    valid_fraction: Annotated[
+        float, typer.Option(help="unseen_queries: share of distinct queries held out for validation.")
+    ] = 0.1,
+    ks: Annotated[
+        list[str] | None, typer.Option("--ks", help="Cut-offs, comma-separated or repeated (default 5,10,20).")
+    ] = None,
+    target: Annotated[str, typer.Option("--target", help="test or valid.")] = "test",
+    mask_history: Annotated[
+        bool, typer.Option("--mask-history", help="Mask the user's earlier items (except the target) with -inf.")
+    ] = False,
+    save_model: Annotated[Path | None, typer.Option("--save-model", help="Also save the fitted model here.")] = None,
+    seed: SeedOpt = 0,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit a retrieval model on the training part of a split and rank every test event's item among all items."""
+    with reporting_errors():
+        from recaug.search.base import build_search_model
+        from recaug.search.evaluate import SearchEvaluator
+        from recaug.search.log import read_search_log
+        from recaug.search.split import search_splitter
+
+        if target not in ("test", "valid"):
+            raise ConfigError(f"--target {target!r}: choose test or valid")
+        settings = {"seed": seed, "test_fraction": test_fraction, "valid_fraction": valid_fraction}
+        splitter = search_splitter(split, **(settings if split == "unseen_queries" else {}))
+        search_model = build_search_model(model, parse_params(param), seed=seed, where="--param")
+        evaluator = SearchEvaluator(ks=parse_ks(ks), mask_history=mask_history)
+        refuse_existing(output, force, inputs=(log_path,))
+        if save_model is not None:
+            refuse_existing(save_model, force, inputs=(log_path,))
+        if not log_path.exists():
+            raise DataError("no such file or folder", file=log_path, expected="a search-log folder or file")
+        search_log = read_search_log(log_path)
+        parts = splitter.split(search_log)
+        parts.check()
+        t0 = time.perf_counter()
+        search_model.fit(parts.train, parts.valid)
+        fit_seconds = time.perf_counter() - t0
+        result = evaluator.evaluate(search_model, parts, target)
+        result.protocol = {**result.protocol, "model_settings": search_model.config(), "seconds_fit": fit_seconds,
+                           "log": str(log_path)}
+        result.save(output, force=force)
+        if save_model is not None:
+            search_model.save(save_model, force=force)
+        doc = json.loads((output / "summary.json").read_text(encoding="utf-8"))
+        if as_json:
+            print_json(doc)
+        elif not state.quiet:
+            from recaug.cli.train import render_segments
+
+            say(result.describe())
+            render_segments(result.by_segment(), result.metric_names)
+            say(f"wrote {output}")
