@@ -112,13 +112,19 @@ def run(
     config: ConfigArg,
     out_dir: OutDirOpt = None,
     resume: Annotated[
-        bool, typer.Option("--resume", help="Continue a run: unchanged stages are reused.")
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue a run: unchanged stages are reused (a raised train.params.epochs continues the earlier fit).",
+        ),
     ] = False,
     force: ForceOpt = False,
     only: Annotated[
         list[str] | None,
         typer.Option(
-            "--only", help="Stop after these stages (comma-separated or repeated), e.g. --only split."
+            "--only",
+            help="Stop after these stages (comma-separated or repeated), e.g. --only split; "
+            "an unknown name lists the stages.",
         ),
     ] = None,
     set_: SetOpt = None,

@@ -54,7 +54,10 @@ class TrainConfig:
     duration of training (``None`` keeps the current setting). ``progress``: ``None`` shows a
     progress bar only when stderr is a TTY, otherwise one log line per epoch. ``checkpoint``: a
     file the training state is saved to after every epoch; a fit that finds it (from a killed
-    run with the same settings and data) continues from there (:mod:`recaug.models.checkpoint`).
+    run with the same settings and data) continues from there (:mod:`recaug.models.checkpoint`);
+    it is removed when the fit completes, unless ``keep_checkpoint``: then it keeps the final
+    state, and a later fit that only raises ``epochs`` continues it (for models whose schedule
+    does not read ``epochs``, :func:`recaug.models.checkpoint.epochs_in_schedule`).
     ``valid_repeats``: the repeat policy of the validation ranking (``recaug.evaluate.ranking``;
     the same default as the evaluator, so early stopping selects under the rule it is judged by).
     """
@@ -71,6 +74,7 @@ class TrainConfig:
     threads: int | None = None
     progress: bool | None = None
     checkpoint: str | None = None
+    keep_checkpoint: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.batch_size < 1 or self.eval_every < 1 or self.valid_from < 1:
@@ -81,10 +85,11 @@ class TrainConfig:
         check_repeats(self.valid_repeats, "valid_repeats")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain settings (JSON-ready). ``checkpoint`` is left out: it says where one training
-        job keeps its state, not how the model is trained, so it is not saved with the model."""
+        """Plain settings (JSON-ready). ``checkpoint`` and ``keep_checkpoint`` are left out: they
+        say where one training job keeps its state, not how the model is trained, so they are
+        not saved with the model."""
         settings = asdict(self)
-        del settings["checkpoint"]
+        del settings["checkpoint"], settings["keep_checkpoint"]
         return settings
 
     @classmethod
@@ -263,7 +268,9 @@ def fit_loop(
     resumed; ``extra_generators`` (other random streams ``batch_loss`` draws from),
     ``extra_state`` (other objects it updates, with ``state_dict`` / ``load_state_dict``: a GAN's
     discriminator and its optimiser) and a hash of ``data`` (the training data: ``Interactions``
-    or arrays, :func:`recaug.models.checkpoint.data_key`) go into it.
+    or arrays, :func:`recaug.models.checkpoint.data_key`) go into it. A checkpoint of a fit
+    under another epoch cap is continued when the model's schedule does not read the cap
+    (:func:`recaug.models.checkpoint.load`); ``model.resumed_epochs_`` counts the epochs restored.
     Returns the history: one dict per epoch with ``epoch``, ``loss``, ``metric`` (validation
     ``config.valid_metric`` or ``None`` when not evaluated) and ``seconds``.
     """
@@ -274,7 +281,9 @@ def fit_loop(
     best_value, best_state, stale, first = -math.inf, None, 0, 1
     generators, extra_state = (generator, *extra_generators), extra_state or {}
     expected = ckpt.fingerprint(model, module, n_rows, ckpt.data_key(*data)) if config.checkpoint else None
-    saved = ckpt.load(config.checkpoint, expected) if config.checkpoint and expected is not None else None
+    cap = None if ckpt.epochs_in_schedule(model) else config.epochs  # None: the cap is part of the fit
+    saved = ckpt.load(config.checkpoint, expected, cap=cap) if config.checkpoint and expected is not None else None
+    model.resumed_epochs_ = 0
     if saved is not None:
         module.load_state_dict(saved["module"])
         optimizer.load_state_dict(saved["optimizer"])
@@ -283,6 +292,7 @@ def fit_loop(
         history, best_state, model.best_epoch_ = saved["history"], saved["best_state"], saved["best_epoch"]
         best_value, stale = saved["best_value"], saved["stale"]
         first = config.epochs + 1 if saved["stopped"] else saved["epoch"] + 1
+        model.resumed_epochs_ = len(history)
     model.history_ = history
     reporter = _Reporter(type(model).__name__, config.epochs, config.progress)
     try:
@@ -338,8 +348,14 @@ def fit_loop(
                     break
     finally:
         reporter.close()
-    if config.checkpoint:
+    if config.checkpoint and not config.keep_checkpoint:
         Path(config.checkpoint).unlink(missing_ok=True)  # the fit is complete: nothing to resume
+    if model.resumed_epochs_:
+        logger.info(
+            "%s: %d epochs in all, %d restored from the checkpoint; %.1f s of training over every leg",
+            type(model).__name__, len(history), model.resumed_epochs_,
+            sum(float(h.get("seconds") or 0.0) for h in history),
+        )  # fmt: skip
     if best_state is not None:
         module.load_state_dict(best_state)
     module.eval()

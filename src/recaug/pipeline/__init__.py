@@ -8,12 +8,14 @@
 (needs the ``tune`` extra: optuna). ``config_schema()`` is the JSON schema of the config file.
 """
 
-from recaug.pipeline.config import STAGES, Config, config_schema, load_config, validate_config
+from recaug.pipeline.config import Config, config_schema, load_config, validate_config
 from recaug.pipeline.errors import StageError
+from recaug.pipeline.registry import REGISTRY, STAGES
 from recaug.pipeline.runner import RunResult, run_pipeline
 from recaug.pipeline.tune import TuneResult, tune
 
 __all__ = [
+    "REGISTRY",
     "STAGES",
     "Config",
     "RunResult",

@@ -143,7 +143,9 @@ class StageCache:
 
     def checkpoint_file(self, stage: str, key: str) -> Path:
         """Where ``(stage, key)`` keeps its training checkpoint: it outlives a failed attempt, so
-        a resumed run continues the fit from its last epoch (the fit removes it when done)."""
+        a resumed run continues the fit from its last epoch. A synthesizer's fit removes it when
+        done; a model's keeps its final state there (the train stage keys it without the epoch
+        cap, so a rerun with a raised cap continues it; see :mod:`recaug.pipeline.registry`)."""
         return self.root / stage / f".checkpoint-{key}.pt"
 
     def discard(self, tmp: Path) -> None:

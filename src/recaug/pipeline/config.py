@@ -25,8 +25,6 @@ from recaug.fuse.fuser import DEFAULT_HELD_OUT_HITS, HeldOutHits
 from recaug.split.leave_last_out import DEFAULT_DUPLICATES, DuplicatePolicy
 from recaug.split.repeats import DEFAULT_REPEATS, RepeatPolicy
 
-#: Stages in pipeline order (``only=`` and the manifest use these names).
-STAGES = ("data", "preprocess", "split", "generate", "expand", "fuse", "train", "evaluate", "report")
 #: Sections a variant may override (everything upstream of the augmentation is shared).
 VARIANT_SECTIONS = ("generate", "expand", "fuse", "train")
 #: Suffix of the automatic ``held_out_hits: keep`` twin of a variant that fuses with ``drop``.

@@ -12,6 +12,9 @@ Layout::
       logs.jsonl             one JSON object per log record of the ``recaug`` loggers
       results.json           per variant and seed: where its outputs are and its summaries
       stages/<stage>/<key>/  cached stage outputs (dataset Parquet, split, models, per-user results)
+      stages/<stage>/.checkpoint-<key>.pt
+                             training state of generate/train: a fit in progress, or a finished
+                             model's final state (a raised epoch cap continues it)
       report.html / report.md / report.json
 """
 

@@ -1,12 +1,14 @@
 """``run_pipeline``: run every variant and seed of a config through the cached stages.
 
-Stages ``data -> preprocess -> split`` are shared by every variant and seed; ``generate``,
-``expand``, ``fuse``, ``train`` and ``evaluate`` run per (variant, seed) (``generate``/``expand``
-only when configured, ``fuse`` only when one of them made rows); ``report`` runs once at the
-end. Each stage is looked up in the cache by the hash of its config section, its seed and its
-input fingerprints; a hit is reused, a miss (or a tampered entry, see
-:mod:`recaug.pipeline.cache`) runs the stage. Because identical (section, inputs, seed) share one
-entry, the control's and the variants' stages are never computed twice.
+The stages and their order come from :mod:`recaug.pipeline.registry`: the ``shared`` ones
+(``data -> preprocess -> split``) run once for every variant and seed; the ``arm`` ones
+(``generate``, ``expand``, ``fuse``, ``train``, ``evaluate``) run per (variant, seed) when they
+apply (``generate``/``expand`` only when configured, ``fuse`` only when one of them made rows);
+the ``final`` one (``report``) runs once at the end. Each stage is looked up in the cache by the
+hash of what its registry record names (its settings, its seed and its input fingerprints); a hit
+is reused, a miss (or a tampered entry, see :mod:`recaug.pipeline.cache`) runs the stage. Because
+identical (settings, inputs, seed) share one entry, the control's and the variants' stages are
+never computed twice.
 
 ``only`` (stage names) stops the run after the last named stage in pipeline order; the stages it
 needs are computed or reused as usual.
@@ -23,11 +25,11 @@ from typing import Any
 
 from recaug import progress
 from recaug.atomic import write_json, write_text
-from recaug.errors import ConfigError
-from recaug.pipeline import stages as S
+from recaug.pipeline import registry
 from recaug.pipeline.cache import Entry, StageCache, stable_hash, stage_key
-from recaug.pipeline.config import STAGES, Config, check_model, dump_config
+from recaug.pipeline.config import Config, check_model, dump_config
 from recaug.pipeline.errors import StageError
+from recaug.pipeline.registry import Context, Stage
 from recaug.pipeline.rundir import Manifest, attach_json_log, prepare_run_dir, read_json
 
 log = logging.getLogger("recaug.pipeline")
@@ -125,14 +127,9 @@ class Runner:
         *,
         seed: int | None = None,
         variant: str | None = None,
-        checkpoint: bool = False,
     ) -> Entry:
-        """Reuse ``name``'s cached output for (section, inputs, seed) or compute it with ``fn(out)``.
-
-        ``checkpoint``: call ``fn(out, checkpoint_file)`` instead, with a file that outlives a
-        failed attempt (:meth:`StageCache.checkpoint_file`), for stages that train.
-        """
-        fps = {k: (v.fingerprint if isinstance(v, Entry) else v) for k, v in inputs.items()}
+        """Reuse ``name``'s cached output for (section, inputs, seed) or compute it with ``fn(out)``."""
+        fps = _fingerprints(inputs)
         key = stage_key(name, section, fps, seed)
         entry, status = self.cache.lookup(name, key)
         record: dict[str, Any] = {"stage": name, "variant": variant, "seed": seed, "key": key, "inputs": fps}
@@ -160,7 +157,7 @@ class Runner:
         try:
             tag = f"[{variant or 'shared'}{'' if seed is None else f' seed {seed}'}]"
             with progress.labelled(tag):
-                info = fn(tmp, self.cache.checkpoint_file(name, key)) if checkpoint else fn(tmp)
+                info = fn(tmp)
         except BaseException as exc:
             self.cache.discard(tmp)
             killed = isinstance(exc, KeyboardInterrupt | SystemExit)
@@ -183,6 +180,52 @@ class Runner:
         self.manifest.add_stage(record)
         return entry
 
+    def run_stage(self, stage: Stage, ctx: Context) -> Entry:
+        """Run (or reuse) one registered ``shared``/``arm`` stage for ``ctx`` and record it in ``ctx.done``."""
+        assert stage.key is not None, f"stage {stage.name} has no cache key"
+        section, inputs = stage.key(ctx)
+
+        def compute(out: Path) -> dict[str, Any]:
+            checkpoint = None if stage.checkpoint is None else self._checkpoint(stage, ctx, section, inputs)
+            return stage.run(ctx, out, checkpoint)
+
+        entry = self.stage(stage.name, section, inputs, compute, seed=ctx.seed, variant=ctx.variant)
+        ctx.done[stage.name] = entry
+        return entry
+
+    def _checkpoint(self, stage: Stage, ctx: Context, section: Any, inputs: dict[str, Entry | str]) -> Path:
+        """The checkpoint file of a training stage: it outlives a failed attempt, so a resumed run
+        continues the fit from its last epoch. It is keyed by what ``stage.checkpoint`` keeps of
+        the settings (train: all but the epoch cap, so a raised cap continues the earlier fit)."""
+        assert stage.checkpoint is not None
+        fps = _fingerprints(inputs)
+        path = self.cache.checkpoint_file(stage.name, stage_key(stage.name, stage.checkpoint(ctx, section), fps, ctx.seed))
+        # a fit killed before checkpoints were keyed so left its file under the full stage key
+        old = self.cache.checkpoint_file(stage.name, stage_key(stage.name, section, fps, ctx.seed))
+        if old != path and old.is_file() and not path.exists():
+            old.replace(path)
+        return path
+
+    def final_stage(self, stage: Stage, ctx: Context) -> Path:
+        """Run a ``final`` stage (the report): it tells itself whether its output is up to date."""
+        t0 = time.perf_counter()
+        try:
+            info = stage.run(ctx, self.run_dir, None)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            self.manifest.add_stage({"stage": stage.name, "variant": None, "seed": None, "status": "failed",
+                                     "error": error})  # fmt: skip
+            raise StageError(stage.name, exc) from exc
+        path = Path(info["path"])
+        record: dict[str, Any] = {"stage": stage.name, "variant": None, "seed": None}
+        if info["cached"]:
+            record.update(status="cached", dir=path.name)
+        else:
+            record.update(status="ran", seconds=round(time.perf_counter() - t0, 4), dir=path.name)
+        self._log(record)
+        self.manifest.add_stage(record)
+        return path
+
     @staticmethod
     def _log(record: dict[str, Any]) -> None:
         where = "" if record["variant"] is None else f" [{record['variant']} seed {record['seed']}]"
@@ -196,133 +239,41 @@ class Runner:
 
     # -- the flow ---------------------------------------------------------------------------
     def shared(self, config: Config, last: int) -> dict[str, Entry]:
-        """data -> preprocess -> split (shared by every variant and seed)."""
-        from pathlib import Path as _P
-
-        out: dict[str, Entry] = {}
-        data = config.data
-        source_fp = "simulate" if data.source == "simulate" else _input_fingerprint(_P(str(data.path)))
-        side_fp = _input_fingerprint(_P(data.item_side)) if data.item_side else ""
-        data_section = config.section("data")
-        data_section.pop("path", None)  # the file's contents, not its location, identify the data
-        data_section.pop("item_side", None)
-        out["data"] = self.stage(
-            "data", data_section, {"source": source_fp, "item_side": side_fp}, lambda o: S.run_data(data, o)
-        )
-        if last < STAGES.index("preprocess"):
-            return out
-        steps = config.preprocess.steps
-        out["preprocess"] = self.stage(
-            "preprocess",
-            config.section("preprocess"),
-            {"data": out["data"]},
-            lambda o: S.run_preprocess(steps, out["data"].path, o),
-        )
-        if last < STAGES.index("split"):
-            return out
-        out["split"] = self.stage(
-            "split",
-            config.section("split"),
-            {"dataset": out["preprocess"]},
-            lambda o: S.run_split(config.split, out["preprocess"].path, o),
-        )
-        return out
+        """The ``shared`` stages up to index ``last`` (data -> preprocess -> split), once for every arm."""
+        ctx = Context(config)
+        for stage in registry.up_to(last, "shared"):
+            if stage.applies(ctx):
+                self.run_stage(stage, ctx)
+        return ctx.done
 
     def arm(
         self, arm: Config, variant: str, seed: int, shared: dict[str, Entry], last: int
     ) -> dict[str, Entry]:
-        """generate -> expand -> fuse -> train -> evaluate for one (variant, seed)."""
-        ds, sp = shared["preprocess"], shared["split"]
+        """The ``arm`` stages up to index ``last`` (generate -> ... -> evaluate) for one (variant, seed)."""
+        ctx = Context(arm, seed, variant, done=dict(shared))
         out: dict[str, Entry] = {}
-        kw = {"seed": seed, "variant": variant}
-        if arm.generate.method is not None and last >= STAGES.index("generate"):
-            out["generate"] = self.stage(
-                "generate",
-                arm.section("generate"),
-                {"split": sp},
-                lambda o, ckpt: S.run_generate(arm.generate, sp.path, ds.path, seed, o, checkpoint=ckpt),
-                checkpoint=True,
-                **kw,
-            )
-        if arm.expand.policy is not None and last >= STAGES.index("expand"):
-            out["expand"] = self.stage(
-                "expand",
-                arm.section("expand"),
-                {"split": sp},
-                lambda o: S.run_expand(arm.expand, sp.path, seed, o),
-                **kw,
-            )
-        if last < STAGES.index("fuse"):
-            return out
-        if out:
-            gen, exp = out.get("generate"), out.get("expand")
-            inputs: dict[str, Entry | str] = {
-                "split": sp,
-                "dataset": ds,
-                "generate": gen or "",
-                "expand": exp or "",
-            }
-            out["fuse"] = self.stage(
-                "fuse", arm.section("fuse"), inputs,
-                lambda o: S.run_fuse(arm.fuse, sp.path, ds.path, gen and gen.path, exp and exp.path, seed, o), **kw,
-            )  # fmt: skip
-            train_src, train_file = out["fuse"], out["fuse"].path / "train.parquet"
-        else:
-            train_src, train_file = sp, sp.path / "train.parquet"
-        if last < STAGES.index("train"):
-            return out
-        out["train"] = self.stage(
-            "train",
-            arm.section("train"),
-            {"train": train_src, "split": sp, "dataset": ds},
-            lambda o, ckpt: S.run_train(arm.train, train_file, sp.path, ds.path, seed, o, checkpoint=ckpt),
-            checkpoint=True,
-            **kw,
-        )
-        if last < STAGES.index("evaluate"):
-            return out
-        model = out["train"]
-        evaluate = arm.section("evaluate")
-        evaluate.pop("primary_metric", None)  # reporting settings do not change the numbers
-        evaluate.pop("bootstrap", None)
-        evaluate.pop("confidence", None)
-        fused_input = arm.evaluate.test_input == "fused" and train_src is not sp
-        inputs = {"model": model, "split": sp, "dataset": ds}
-        if fused_input:
-            inputs["input"] = train_src
-        if evaluate.get("test_input") == "real":  # the default: stage keys of earlier runs stay valid
-            evaluate.pop("test_input")
-        out["evaluate"] = self.stage(
-            "evaluate",
-            evaluate,
-            inputs,
-            lambda o: S.run_evaluate(
-                arm.evaluate, model.path, sp.path, ds.path, seed, o, input_train=train_file if fused_input else None
-            ),
-            **kw,
-        )
+        for stage in registry.up_to(last, "arm"):
+            if stage.applies(ctx):
+                out[stage.name] = self.run_stage(stage, ctx)
         return out
+
+    def final(self, config: Config, last: int) -> Path | None:
+        """The ``final`` stages up to index ``last`` (the report); the path the last one wrote."""
+        ctx = Context(config)
+        path = None
+        for stage in registry.up_to(last, "final"):
+            if stage.applies(ctx):
+                path = self.final_stage(stage, ctx)
+        return path
+
+
+def _fingerprints(inputs: dict[str, Entry | str]) -> dict[str, str]:
+    """Input name -> fingerprint (an upstream entry's output fingerprint, or the string given)."""
+    return {k: (v.fingerprint if isinstance(v, Entry) else v) for k, v in inputs.items()}
 
 
 def _numbers(info: dict[str, Any]) -> dict[str, Any]:
     return {k: info[k] for k in ("rows_in", "rows_out") if k in info}
-
-
-def _input_fingerprint(path: Path) -> str:
-    from recaug.pipeline.cache import path_fingerprint
-
-    if not path.exists():
-        raise ConfigError(f"data.path: no such file or folder: {path}")
-    return path_fingerprint(path)
-
-
-def _last_stage(only: list[str] | None) -> int:
-    if not only:
-        return len(STAGES) - 1
-    bad = [s for s in only if s not in STAGES]
-    if bad:
-        raise ConfigError(f"only: unknown stage(s) {bad}; stages are {list(STAGES)}")
-    return max(STAGES.index(s) for s in only)
 
 
 def arm_record(run_dir: Path, entries: dict[str, Entry], shared: dict[str, Entry]) -> dict[str, Any]:
@@ -366,13 +317,13 @@ def run_pipeline(
     :class:`StageError` naming it; stages finished before it stay cached for ``resume``.
     """
     run_dir = Path(out_dir)
-    last = _last_stage(only)
-    if last >= STAGES.index("train"):
+    last = registry.last_stage(only)
+    if last >= registry.index("train"):
         check_model(config)
     prepare_run_dir(run_dir, resume=resume, force=force)
     write_text(run_dir / "config.resolved.yaml", dump_config(config))
     manifest = Manifest(run_dir / "manifest.json")
-    device = resolve_device(config.train.device) if last >= STAGES.index("train") else config.train.device
+    device = resolve_device(config.train.device) if last >= registry.index("train") else config.train.device
     manifest.start(
         config_hash=stable_hash(config.model_dump(mode="json")),
         seeds=list(config.seeds),
@@ -390,7 +341,7 @@ def run_pipeline(
             if removed:
                 log.info("removed %d unfinished stage folder(s) of an interrupted run", removed)
             shared = runner.shared(config, last)
-            if last >= STAGES.index("generate"):
+            if registry.up_to(last, "arm"):
                 for variant in config.variant_names():
                     arm = config.for_variant(variant)
                     arms[variant] = {}
@@ -398,8 +349,8 @@ def run_pipeline(
                         entries = runner.arm(arm, variant, seed, shared, last)
                         arms[variant][str(seed)] = arm_record(run_dir, entries, shared)
             _write_results(run_dir, config, shared, arms)
-            if last >= STAGES.index("report") and config.report.enabled and arms:
-                report_path = _report_stage(runner, run_dir)
+            if arms:  # the report (a final stage) reads the arms' results
+                report_path = runner.final(config, last)
         except BaseException as exc:
             killed = isinstance(exc, KeyboardInterrupt | SystemExit)  # Ctrl-C, or SIGTERM via the CLI
             manifest.finish("killed" if killed else "failed", time.perf_counter() - t0, error=str(exc) or None)
@@ -440,46 +391,3 @@ def _write_results(run_dir: Path, config: Config, shared: dict[str, Entry], arms
         "shared_info": {k: e.info for k, e in shared.items()},
         "arms": arms,
     })  # fmt: skip
-
-
-def _report_stage(runner: Runner, run_dir: Path) -> Path:
-    """Write the report unless it already reflects the current ``results.json`` (and tuning results)."""
-    from recaug.report import REPORT_VERSION, inputs_fingerprint, write_report
-
-    fp = inputs_fingerprint(run_dir)
-    existing = read_json(run_dir / "report.json", default={}) or {}
-    html = run_dir / "report.html"
-    if (
-        existing.get("inputs_fingerprint") == fp
-        and existing.get("report_version") == REPORT_VERSION
-        and html.is_file()
-    ):
-        record = {"stage": "report", "variant": None, "seed": None, "status": "cached", "dir": html.name}
-        runner._log(record)
-        runner.manifest.add_stage(record)
-        return html
-    t0 = time.perf_counter()
-    try:
-        path = write_report(run_dir)
-    except Exception as exc:
-        runner.manifest.add_stage(
-            {
-                "stage": "report",
-                "variant": None,
-                "seed": None,
-                "status": "failed",
-                "error": f"{type(exc).__name__}: {exc}",
-            }
-        )
-        raise StageError("report", exc) from exc
-    record = {
-        "stage": "report",
-        "variant": None,
-        "seed": None,
-        "status": "ran",
-        "seconds": round(time.perf_counter() - t0, 4),
-        "dir": path.name,
-    }
-    runner._log(record)
-    runner.manifest.add_stage(record)
-    return path

@@ -15,14 +15,18 @@ Outputs per stage:
 * fuse: ``train.parquet`` (real + kept synthetic rows, ``source`` tells them apart),
   ``fuse.json`` and ``quality/`` (real vs synthetic distributions);
 * train: ``model/`` (``config.json`` + ``state.pt``), ``history.json`` (per-epoch curves);
-* evaluate: ``<target>/per_user.parquet`` + ``summary.json`` for each target.
+* evaluate: ``<target>/per_user.parquet`` + ``summary.json`` for each target;
+* report: ``report.html`` / ``.md`` / ``.json`` in the run directory itself.
+
+The order of the stages, when each applies and what its cache key is made of live in
+:mod:`recaug.pipeline.registry`.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -32,16 +36,18 @@ from recaug.atomic import write_json
 from recaug.data.dataset import Dataset
 from recaug.data.interactions import Interactions
 from recaug.errors import DataError
-from recaug.pipeline.config import (
-    DataConfig,
-    EvaluateConfig,
-    ExpandConfig,
-    FuseConfig,
-    GenerateConfig,
-    SplitConfig,
-)
-from recaug.pipeline.config import TrainConfig as TrainSection
 from recaug.split.base import Protocol, Split
+
+if TYPE_CHECKING:  # the config models are only annotations here: importing this module stays light
+    from recaug.pipeline.config import (
+        DataConfig,
+        EvaluateConfig,
+        ExpandConfig,
+        FuseConfig,
+        GenerateConfig,
+        SplitConfig,
+    )
+    from recaug.pipeline.config import TrainConfig as TrainSection
 
 SPLIT_PARTS = ("train", "valid", "test")
 
@@ -317,18 +323,24 @@ def run_train(
     """Fit the model on the (fused) training rows; ``valid`` is used for early stopping only.
 
     A trainable model saves its state to ``checkpoint`` after every epoch (unless
-    ``train.params`` names a checkpoint of its own), so a killed run resumes mid-fit.
+    ``train.params`` names a checkpoint of its own), so a killed run resumes mid-fit. Unless the
+    model's schedule reads the epoch cap, the completed fit's final state stays there too, so a
+    rerun with a higher ``epochs`` continues it (the registry keys that file without the cap).
+    ``epochs`` and ``epoch_seconds`` count every leg of such a fit; ``epochs_trained`` this one.
     """
     from recaug.models import get_model_class
     from recaug.models.base import build_model
+    from recaug.models.checkpoint import epochs_in_schedule
     from recaug.models.neural import NeuralRecommender
 
     split = load_split(split_dir)
     train = Interactions(pl.read_parquet(train_file), sort=False)
     dataset = load_dataset(data_dir)
     params = dict(cfg.params)
-    if checkpoint is not None and issubclass(get_model_class(cfg.model), NeuralRecommender):
-        params.setdefault("checkpoint", str(checkpoint))
+    cls = get_model_class(cfg.model)
+    if checkpoint is not None and issubclass(cls, NeuralRecommender) and "checkpoint" not in params:
+        params["checkpoint"] = str(checkpoint)
+        params["keep_checkpoint"] = not epochs_in_schedule(cls)
     model = build_model(cfg.model, params, seed=seed, device=cfg.device)
     model.fit(train, split.valid, item_space=dataset.vocab.item_space)
     model.save(out / "model")
@@ -345,6 +357,7 @@ def run_train(
         "rows_out": len(train),
         "synthetic_rows": n_syn,
         "epochs": len(history),
+        "epochs_trained": len(history) - int(getattr(model, "resumed_epochs_", 0) or 0),
         "epoch_seconds": round(epoch_seconds, 4),
         "device": device,
     }
@@ -397,3 +410,23 @@ def run_evaluate(
         summaries[target] = result.summary()
         n_users = max(n_users, result.n_users)
     return {"rows_in": len(split.test) + len(split.valid), "rows_out": n_users, "summary": summaries}
+
+
+# -- report -----------------------------------------------------------------------------------
+def run_report(run_dir: Path) -> dict[str, Any]:
+    """Write the report unless it already reflects the current ``results.json`` (and tuning results).
+
+    Returns ``{"path": report.html, "cached": whether it was up to date}``.
+    """
+    from recaug.pipeline.rundir import read_json
+    from recaug.report import REPORT_VERSION, inputs_fingerprint, write_report
+
+    existing = read_json(run_dir / "report.json", default={}) or {}
+    html = run_dir / "report.html"
+    if (
+        existing.get("inputs_fingerprint") == inputs_fingerprint(run_dir)
+        and existing.get("report_version") == REPORT_VERSION
+        and html.is_file()
+    ):
+        return {"path": html, "cached": True}
+    return {"path": write_report(run_dir), "cached": False}

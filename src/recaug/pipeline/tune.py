@@ -27,7 +27,8 @@ import yaml
 
 from recaug.atomic import write_json, write_text
 from recaug.errors import ConfigError
-from recaug.pipeline.config import STAGES, Config, check_model, dump_config
+from recaug.pipeline.config import Config, check_model, dump_config
+from recaug.pipeline.registry import index
 from recaug.pipeline.rundir import Manifest, attach_json_log, prepare_run_dir
 from recaug.pipeline.runner import Runner, RunResult, resolve_device, run_pipeline
 
@@ -127,7 +128,7 @@ def tune(
     )
     runner = Runner(out, manifest)
     seed = config.seeds[0]
-    last = STAGES.index("evaluate")
+    last = index("evaluate")  # the search trains and validates; the report comes with the final run
     records: list[dict[str, Any]] = []
     started = time.perf_counter()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
