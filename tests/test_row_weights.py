@@ -12,7 +12,7 @@ import torch
 from conftest import random_split
 from recaug.data import Interactions
 from recaug.data.sequences import Sequences
-from recaug.errors import DataError
+from recaug.errors import ConfigError, DataError
 from recaug.models import BPRMF, GRU4Rec, ItemKNN, MultVAE, Popularity, SASRec, sequential
 from recaug.models.inputs import sequence_weights, user_item_matrix
 from recaug.models.losses import next_item_loss
@@ -147,3 +147,18 @@ def test_sequence_weights_follow_the_sequence_order_of_unsorted_rows():
     train = Interactions(frame, sort=False)
     assert Sequences.from_interactions(train).items.tolist() == [3, 2, 4, 5]
     assert np.allclose(sequence_weights(train), [0.7, 0.2, 1.0, 0.5])
+
+
+def test_changed_weights_never_resume_a_sequential_checkpoint(tmp_path):
+    """A checkpoint of a weighted fit is not continued on the same rows with other weights."""
+    split = random_split(0, 30, (4, 9), 25)
+    ckpt = str(tmp_path / "fit.ckpt")
+    settings = dict(hidden=8, n_layers=1, n_heads=1, max_len=8, batch_size=32, patience=None, weighted=True,
+                    checkpoint=ckpt, keep_checkpoint=True)
+    half = with_weights(split.train, np.full(len(split.train), 0.5))
+    SASRec(epochs=2, **settings).fit(half, item_space=25)
+    again = SASRec(epochs=3, **settings).fit(half, item_space=25)
+    assert again.resumed_epochs_ == 2  # same data and weights: the raised cap continues the fit
+    other = with_weights(split.train, np.full(len(split.train), 0.25))
+    with pytest.raises(ConfigError, match="belongs to another fit"):  # other weights: another fit
+        SASRec(epochs=4, **settings).fit(other, item_space=25)

@@ -178,9 +178,10 @@ class NextItemRecommender(NeuralRecommender):
         online, views = self._fit_augmenters(train)
         training = _NextItemTraining(self, rows, keys, row_weights, online=online, views=views)
         val = validation_data(train, valid) if valid is not None and len(valid) else None
+        data = (rows, valid) if row_weights is None else (rows, valid, row_weights)  # weights identify the fit
         fit_loop(
             self, self.module_, training.batch_loss, len(rows), self.train_config, generator=training.gen,
-            valid=val, on_epoch=training.on_epoch, extra_generators=(training.cl_gen,), data=(rows, valid),
+            valid=val, on_epoch=training.on_epoch, extra_generators=(training.cl_gen,), data=data,
         )
         return self
 

@@ -242,7 +242,7 @@ def render_html(doc: dict[str, Any], figs: dict[str, Any]) -> str:
     env.globals.update(fmt=fmt, pct=pct, pval=pval, secs=secs, variant_label=variant_label, lift_class=lift_class)
     quality_cols = list(dict.fromkeys(k for q in doc["quality"].values() for k in q.get("scores", {})))
     cost_stages = list(dict.fromkeys(k for c in doc["costs"] for k in c["seconds"]))
-    data_rows = [(k, doc["data"][k]) for k in ("data", "preprocess", "split") if k in doc["data"]]
+    data_rows = list(doc["data"].items())  # the shared stages, in the registry's order
     return env.from_string(_TEMPLATE).render(
         doc=doc, figs=figs, metrics=headline_metrics(doc), table=_table_rows(doc),
         protocol_items=_protocol_items(doc), quality_cols=quality_cols, cost_stages=cost_stages,
