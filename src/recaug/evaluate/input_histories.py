@@ -17,8 +17,9 @@ the model reads another history of the same user (test-time completion)::
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-import torch
 
 from recaug.data.csr import concat
 from recaug.data.sequences import Sequences
@@ -41,8 +42,12 @@ class WithInputHistories:
         self._order = np.argsort(users, kind="stable")
         self._sorted_users = users[self._order]
 
-    def score(self, histories: Sequences) -> torch.Tensor:
-        """Scores of the model given each user's row of ``inputs`` (or ``histories`` if none)."""
+    def score(self, histories: Sequences) -> Any:
+        """Scores of the model given each user's row of ``inputs`` (or ``histories`` if none).
+
+        Returns whatever the wrapped model's ``score`` returns (a torch tensor for recaug's models);
+        this wrapper never imports torch itself.
+        """
         asked = np.asarray(histories.users, dtype=np.int64)
         pos = np.searchsorted(self._sorted_users, asked)
         pos_ok = np.minimum(pos, max(len(self._sorted_users) - 1, 0))

@@ -225,7 +225,10 @@ def targets_in_history(histories: Sequences, target_offsets: np.ndarray, target_
     width = int(max(histories.items.max(initial=0), target_items.max(initial=0))) + 1
     h_keys = np.repeat(np.arange(n_rows, dtype=np.int64), histories.lengths) * width + histories.items
     t_keys = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(target_offsets)) * width + target_items
-    return np.isin(t_keys, h_keys) & (target_items >= 0)
+    # membership by binary search in the sorted history keys (np.isin would hash or sort both sides)
+    h_keys = np.sort(h_keys)
+    found = h_keys[np.minimum(np.searchsorted(h_keys, t_keys), len(h_keys) - 1)] == t_keys
+    return found & (target_items >= 0)
 
 
 @dataclass(frozen=True)
