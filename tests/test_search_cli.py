@@ -49,5 +49,5 @@ def test_usage_errors_exit_2(tmp_path):
     assert res.exit_code == 2 and "unknown search-log source" in res.output
     res = invoke("search", "build-queries", "--dataset", "beauty", "-o", tmp_path / "x")
     assert res.exit_code == 2 and "--data-root" in res.output
-    res = invoke("search", "evaluate", tmp_path / "none", "-o", tmp_path / "e", "--model", "dense")
+    res = invoke("search", "evaluate", tmp_path / "none", "-o", tmp_path / "e", "--model", "nope")
     assert res.exit_code == 2 and "unknown search model" in res.output

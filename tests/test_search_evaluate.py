@@ -164,3 +164,23 @@ def test_valid_target_and_bad_settings():
         SearchEvaluator(tail_share=2.0)
     with pytest.raises(ConfigError):
         SearchEvaluator().evaluate(Fixed().fit(s.train), s, target="train")
+
+
+class WithHistory(ByUser):
+    """Records the history log the evaluator hands over before scoring."""
+
+    seen: list[int] = []
+
+    def use_history(self, history: SearchLog) -> WithHistory:
+        self.seen.append(len(history.frame))
+        return self
+
+
+def test_personalised_models_read_the_history_the_target_allows():
+    s = split()
+    model = WithHistory().fit(s.train)
+    model.seen = []
+    SearchEvaluator(ks=(1,)).evaluate(model, s, "valid")
+    SearchEvaluator(ks=(1,)).evaluate(model, s, "test")
+    assert model.seen == [len(s.history("valid").frame), len(s.history("test").frame)]
+    assert model.seen[1] == len(s.train.frame) + len(s.valid.frame)  # test: train + valid events

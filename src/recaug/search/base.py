@@ -158,8 +158,9 @@ def register_search_model(cls: type[SearchModel]) -> type[SearchModel]:
 
 def get_search_model_class(name: str) -> type[SearchModel]:
     """Look a search model class up by name (``"bm25"`` ...)."""
-    import recaug.search  # noqa: F401  (fills the registry)
+    import recaug.search
 
+    recaug.search.import_search_model(name)  # the neural models register when their module loads
     if name not in _REGISTRY:
         raise ConfigError(f"unknown search model {name!r}; choose one of {sorted(_REGISTRY)}")
     return _REGISTRY[name]

@@ -140,6 +140,8 @@ class SearchEvaluator:
 
         t0 = time.perf_counter()
         history = train if history is None else history
+        if hasattr(model, "use_history"):  # a personalised model reads what the user did before these events
+            model.use_history(history)
         frame = events.frame.sort([C.USER, C.TIME], maintain_order=True)
         queries = frame.get_column(C.QUERY)
         users = frame.get_column(C.USER).to_numpy().astype(np.int64)
