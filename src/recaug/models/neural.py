@@ -8,7 +8,6 @@ they keep in :meth:`_extra_state` (plain ints/tensors), and train it with
 from __future__ import annotations
 
 import contextlib
-import typing
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -50,15 +49,9 @@ class NeuralRecommender(Recommender):
     @classmethod
     def settings_fields(cls) -> dict[str, tuple[Any, Any]]:
         """Constructor settings plus the training settings of :class:`TrainConfig` (``**train``)."""
-        import dataclasses
-
         from recaug.settings import component_fields
 
-        hints = typing.get_type_hints(TrainConfig)
-        train = {
-            f.name: (hints[f.name], cls.train_defaults.get(f.name, f.default)) for f in dataclasses.fields(TrainConfig)
-        }
-        return component_fields(cls, extra=train)
+        return component_fields(cls, extra=TrainConfig.settings_fields(cls.train_defaults))
 
     def config(self) -> dict[str, Any]:
         """Model settings plus every training setting."""

@@ -97,6 +97,15 @@ class TrainConfig:
         """Names of the settings."""
         return tuple(f.name for f in fields(cls))
 
+    @classmethod
+    def settings_fields(cls, defaults: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+        """``{name: (type, default)}`` of every training setting, ``defaults`` overriding the class's
+        (a model's ``train_defaults``): what a trainable component adds to its own settings schema."""
+        import typing
+
+        hints = typing.get_type_hints(cls)
+        return {f.name: (hints[f.name], defaults.get(f.name, f.default)) for f in fields(cls)}
+
 
 def validates(epoch: int, config: TrainConfig) -> bool:
     """Whether ``epoch`` (1-based) is a validation epoch under ``eval_every`` and ``valid_from``."""

@@ -34,11 +34,9 @@ weights, the item text CSR arrays and the warm-item mask; loaded with ``weights_
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import time
-import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -157,11 +155,7 @@ class DenseSearch(SearchModel):
         """Constructor settings plus the training settings of :class:`TrainConfig` (``**train``)."""
         from recaug.settings import component_fields
 
-        hints = typing.get_type_hints(TrainConfig)
-        train = {
-            f.name: (hints[f.name], cls.train_defaults.get(f.name, f.default)) for f in dataclasses.fields(TrainConfig)
-        }
-        return component_fields(cls, extra=train)
+        return component_fields(cls, extra=TrainConfig.settings_fields(cls.train_defaults))
 
     def config(self) -> dict[str, Any]:
         """Constructor settings, training settings included."""
