@@ -53,8 +53,10 @@ class NextItemRecommender(NeuralRecommender):
     """Base of sequence models trained to predict the next item at every position."""
 
     sequential = True
-    #: batch rows scored at once in :meth:`score`
-    score_batch = 1024
+    #: rows scored at once in :meth:`score`, taken in order of length so that each batch is trimmed
+    #: to its own longest history: small batches waste less attention on padding (Beauty, all users,
+    #: one core: 6.2 s of CPU at 1024, 4.8 s at 128; scores equal to float rounding)
+    score_batch = 128
 
     def __init__(
         self,
