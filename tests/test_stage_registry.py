@@ -51,7 +51,8 @@ def test_the_run_follows_the_registry(tmp_path: Path) -> None:
     control = [s["stage"] for s in manifest["stages"] if s["variant"] == "control"]
     assert control == ["train", "evaluate"]  # generate / expand / fuse do not apply to the control
     results = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert list(results["arms"]["both"]["0"]["stages"]) == [s for s in R.STAGES if s != "report"]
+    assert list(results["arms"]["both"]["0"]["stages"]) == of("shared") + of("arm")
+    assert "search" not in results  # the search stages apply only with a search section
 
 
 @pytest.mark.usefixtures("restore_recaug_logger")

@@ -63,11 +63,38 @@ def config_inputs(config: str, cfg: Any) -> list[Path]:
 
 
 def print_outcome(run_dir: Path, *, segments: bool = True) -> None:
-    """The headline of ``run_dir/report.json``: primary metric per variant and segment, lift, p-value."""
+    """The headline of ``run_dir/report.json``: primary metric per variant and segment, lift, p-value;
+    then the product-search results (all test events) when the run has them."""
     doc_file = run_dir / "report.json"
     if state.quiet or not doc_file.is_file():
         return
     doc = json.loads(doc_file.read_text(encoding="utf-8"))
+    _print_headline(doc, segments)
+    if doc.get("search"):
+        print_search(doc["search"])
+
+
+def print_search(search: dict[str, Any]) -> None:
+    """One row per search model and arm (all test events): the search metrics, the lift of the
+    primary metric over the same model's control and its per-event Wilcoxon p-value."""
+    metrics = list(search.get("metrics") or [])
+    pm = search.get("primary_metric")
+    table = Table(title="Product search on test (full ranking, all events)", title_justify="left")
+    for name in ("model", "arm", "events", *metrics, f"lift {pm}", "p"):
+        table.add_column(name, justify="left" if name in ("model", "arm") else "right")
+    rows = [r for t in search.get("tables", []) for r in t["rows"] if r["segment"] == "all"]
+    reference = [r for r in rows if r["is_reference"]][:1]  # the same row in every model's table
+    for r in [r for r in rows if not r["is_reference"]] + reference:
+        cells = [_num(r["cells"].get(m, {}).get("mean")) for m in metrics]
+        c = r["cells"].get(pm, {}) if pm else {}
+        lift = "" if r["is_control"] or c.get("lift") is None else f"{c['lift']:+.1%}"
+        p = "" if r["is_control"] else _p(c.get("wilcoxon_pvalue"))
+        model = f"{r['model']} (reference)" if r["is_reference"] else r["model"]
+        table.add_row(model, r["arm"], f"{r['n_events']:,}", *cells, lift, p)
+    out.print(table)
+
+
+def _print_headline(doc: dict[str, Any], segments: bool) -> None:
     metric, control = doc.get("primary_metric"), doc.get("control")
     rows = [r for r in doc.get("headline", {}).get("rows", []) if r.get("metric") == metric]
     if not rows:

@@ -4,6 +4,10 @@
 short-history users (de-duplication + at least 3 interactions, no k-core), leave-last-out,
 a small SASRec trained for a few epochs, control vs one offline augmentation policy and vs a
 VAE synthesizer that completes short-history users, under the same seed, full-ranking evaluation with segments, and the report.
+Its ``search`` section adds the product-search arm on the simulated shop's own searches (the
+views that came with a query): BM25 as the reference, and a small dense two-tower model trained
+for a short schedule with and without query augmentation (term dropout or reordering, one view
+per training search), under the same seed.
 
 >>> config = demo_config(n_users=1000, seed=1)
 >>> run_pipeline(config, "demo_run")
@@ -49,6 +53,23 @@ DEMO: dict[str, Any] = {
     "evaluate": {"ks": [5, 10, 20], "primary_metric": "NDCG@10", "bootstrap": 300},
     "fuse": {"quality": True, "quality_discriminator": False},
     "seeds": [0],
+    "search": {
+        "source": "data",
+        "split": {"protocol": "leave_last_out"},
+        "models": [
+            {
+                "name": "dense",
+                "params": {"dim": 32, "epochs": 6, "batch_size": 256, "lr": 0.003, "patience": 2, "threads": 1,
+                           "progress": False},
+            }
+        ],
+        "augment": {
+            "name": "query_aug",
+            "policy": [{"op": "term_dropout", "p": 0.3}, {"op": "term_reorder"}],
+            "n_views": 1,
+        },
+        "evaluate": {"ks": [10, 100]},
+    },
     "variants": {
         "control": {},
         "crop_mask": {

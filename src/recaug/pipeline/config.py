@@ -8,6 +8,11 @@ overrides of the ``generate``/``expand``/``fuse``/``train`` sections. An augment
 fuse uses ``held_out_hits: drop`` (a decision about training data made with held-out labels) gets
 an automatic twin, ``<name>+keep``, identical but for ``held_out_hits: keep``, so every run shows
 the honest arm next to the diagnostic one.
+
+The optional ``search`` section adds the product-search task (:mod:`recaug.search`): a search
+log (built in, a file, or the query rows of the run's own data), its split, retrieval models
+trained with and without query augmentation under the run's seeds, and their evaluation; see
+:class:`SearchConfig` and :mod:`recaug.pipeline.search_stages`.
 """
 
 from __future__ import annotations
@@ -194,6 +199,96 @@ class TuneConfig(Section):
     seed: int = 0
 
 
+#: where a search log comes from (``search.source``)
+SEARCH_SOURCES = ("demo", "beauty", "sports", "data", "file")
+
+
+class SearchSplitConfig(Section):
+    """The search split: ``leave_last_out`` (each user's last search = test) or ``unseen_queries``
+    (test queries never occur in training); ``params`` are the protocol's own settings."""
+
+    protocol: Literal["leave_last_out", "unseen_queries"] = "leave_last_out"
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Settings of the split protocol, e.g. {test_fraction: 0.3, valid_fraction: 0.1, seed: 0} "
+        "for unseen_queries (checked against recaug.search.split).",
+    )
+
+
+class SearchModelConfig(Section):
+    """One retrieval model (``recaug.search`` registry name) and its constructor settings."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict, description="Model settings (training settings included).")
+    label: str | None = Field(None, description="Name in results and the report (default: the model name).")
+
+    @property
+    def key(self) -> str:
+        """The model's name in results (``label``, else ``name``)."""
+        return self.label or self.name
+
+
+class SearchAugmentConfig(Section):
+    """Search augmentation of the training log (fitted on the training part only), fused with the real rows.
+
+    ``policy`` is one augmenter config (``{op: term_dropout, p: 0.3}``, combinators included) or a
+    list of ops combined as ``recaug search augment --op ... --op ...`` does (query ops: one of
+    them per view; item-side ops such as ``pseudo_queries`` add their rows).
+    """
+
+    name: str = Field("augmented", description="Name of the augmented arm in results and the report.")
+    policy: dict[str, Any] | list[dict[str, Any]]
+    n_views: int = Field(1, ge=1, description="Augmented views per training row.")
+    ratio: float | None = Field(None, ge=0, description="At most this many augmented rows per real row.")
+    weight: float | None = Field(None, ge=0, description="Weight of augmented rows in the loss (real rows 1.0).")
+    held_out: Literal["drop", "error"] = Field(
+        "drop", description="Augmented rows that carry a held-out (user, query, item) or test query: drop or error."
+    )
+
+
+class SearchEvaluateConfig(Section):
+    """Full-ranking search evaluation of every test event (see ``recaug.search.SearchEvaluator``)."""
+
+    ks: list[int] = Field(default_factory=lambda: [10, 100])
+    metrics: list[Literal["HR", "NDCG", "MRR", "Recall"]] = Field(
+        default_factory=lambda: ["HR", "NDCG", "MRR", "Recall"]
+    )
+    mask_history: bool = Field(False, description="Mask the user's earlier items (except the target).")
+    rare_max_count: int = Field(5, ge=0, description="rare_query: the query occurs at most this often in train.")
+    short_history_max: int = Field(5, ge=0, description="short_history: at most this many history events.")
+    tail_share: float = Field(0.8, ge=0, le=1, description="tail_item: outside the top 1 - tail_share of items.")
+
+    @field_validator("ks")
+    @classmethod
+    def _positive(cls, ks: list[int]) -> list[int]:
+        if not ks or min(ks) < 1:
+            raise ValueError("cut-offs must be positive integers")
+        return ks
+
+
+class SearchConfig(Section):
+    """Product search next to the recommendation arms: one log, one split, each model with and
+    without augmentation under every run seed (the control is the same model, same seed)."""
+
+    source: Literal["demo", "beauty", "sports", "data", "file"] = Field(
+        description="demo (the shop simulator's searches), beauty / sports (Amazon category-path queries "
+        "from data_root), data (the rows of this run's data stage that carry a query) or file (path)."
+    )
+    path: str | None = Field(None, description="source file: a search-log folder or a CSV/TSV/Parquet/JSONL file.")
+    data_root: str | None = Field(None, description="source beauty/sports: the folder holding amazon_beauty/ ...")
+    text_fields: list[str] | None = Field(
+        None, description="Item columns joined into the item text the models read (default: the source's own)."
+    )
+    split: SearchSplitConfig = Field(default_factory=SearchSplitConfig)
+    models: list[SearchModelConfig] = Field(
+        default_factory=lambda: [SearchModelConfig(name="bm25")], min_length=1
+    )
+    reference: bool = Field(True, description="Evaluate BM25 as the reference even when models do not list it.")
+    augment: SearchAugmentConfig | None = None
+    evaluate: SearchEvaluateConfig = Field(default_factory=SearchEvaluateConfig)
+    device: str = "auto"
+
+
 class VariantConfig(Section):
     """One arm: overrides of the augmentation and training sections."""
 
@@ -218,6 +313,7 @@ class Config(Section):
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     tune: TuneConfig = Field(default_factory=TuneConfig)
+    search: SearchConfig | None = Field(None, description="Optional product-search task (see SearchConfig).")
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     control: str = "control"
     variants: dict[str, VariantConfig] = Field(default_factory=dict)
@@ -369,19 +465,36 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """A copy of ``raw`` with each ``a.b.c=value`` set (intermediate mappings are created)."""
+    """A copy of ``raw`` with each ``a.b.c=value`` set (intermediate mappings are created).
+
+    A number addresses an entry of an existing list: ``search.models.0.params.epochs=1``.
+    """
     out = copy.deepcopy(raw)
     for text in overrides:
         keys, value = parse_override(text)
-        node = out
-        for i, key in enumerate(keys[:-1]):
+        node: Any = out
+        for i, key in enumerate(keys):
+            last = i == len(keys) - 1
+            if isinstance(node, list):
+                if not key.isdigit() or int(key) >= len(node):
+                    raise ConfigError(f"--set {text!r}: {'.'.join(keys[:i])} is a list of {len(node)}; "
+                                      f"{key!r} is not one of its positions")  # fmt: skip
+                if last:
+                    node[int(key)] = value
+                else:
+                    node = node[int(key)]
+                continue
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {text!r}: {'.'.join(keys[:i])} is not a mapping")
+            if last:
+                node[key] = value
+                continue
             child = node.get(key)
             if child is None:
                 child = node[key] = {}
-            if not isinstance(child, dict):
+            if not isinstance(child, dict | list) or (isinstance(child, list) and not keys[i + 1].isdigit()):
                 raise ConfigError(f"--set {text!r}: {'.'.join(keys[: i + 1])} is not a mapping")
             node = child
-        node[keys[-1]] = value
     return out
 
 
@@ -409,14 +522,19 @@ def validate_config(raw: Any, *, base_dir: Path | None = None, check_files: bool
 
 
 def resolve_paths(config: Config, base_dir: Path | None) -> None:
-    """Make ``data.path``/``data.item_side`` absolute (relative to the config file's folder)."""
-    for key in ("path", "item_side"):
-        value = getattr(config.data, key)
-        if value:
-            p = Path(os.path.expanduser(os.path.expandvars(value)))
-            if not p.is_absolute() and base_dir is not None:
-                p = base_dir / p
-            setattr(config.data, key, str(p.resolve() if p.is_absolute() else p))
+    """Make ``data.path``/``data.item_side`` and ``search.path``/``search.data_root`` absolute
+    (relative to the config file's folder)."""
+    sections = [(config.data, ("path", "item_side"))]
+    if config.search is not None:
+        sections.append((config.search, ("path", "data_root")))  # type: ignore[arg-type]
+    for section, keys in sections:
+        for key in keys:
+            value = getattr(section, key)
+            if value:
+                p = Path(os.path.expanduser(os.path.expandvars(value)))
+                if not p.is_absolute() and base_dir is not None:
+                    p = base_dir / p
+                setattr(section, key, str(p.resolve() if p.is_absolute() else p))
 
 
 def check_config(config: Config, *, check_files: bool = True) -> None:
@@ -471,6 +589,64 @@ def check_config(config: Config, *, check_files: bool = True) -> None:
                 from_config(copy.deepcopy(arm.expand.policy))
             except ConfigError as exc:
                 raise ConfigError(f"{where}expand.policy: {exc}") from None
+    if config.search is not None:
+        check_search(config, check_files=check_files)
+
+
+def check_search(config: Config, *, check_files: bool = True) -> None:
+    """The ``search`` section beyond its types: source inputs, split settings, model names, the policy.
+
+    Light (no torch): model settings are checked by :func:`check_search_models`.
+    """
+    search = config.search
+    assert search is not None
+    if search.source == "file":
+        if not search.path:
+            raise ConfigError("search.path: required when search.source is 'file' (a search-log folder or file)")
+        if check_files and not Path(search.path).exists():
+            raise ConfigError(f"search.path: no such file or folder: {search.path}")
+    elif search.path:
+        raise ConfigError(f"search.path: only read when search.source is 'file' (source is {search.source!r})")
+    if search.source in ("beauty", "sports"):
+        from recaug.search.queries import AMAZON_SOURCES
+
+        if not search.data_root:
+            raise ConfigError(f"search.data_root: required when search.source is {search.source!r}")
+        folder, stem = AMAZON_SOURCES[search.source]
+        if check_files and not (Path(search.data_root) / folder / f"{stem}.txt").is_file():
+            raise ConfigError(f"search.data_root: no {folder}/{stem}.txt under {search.data_root}")
+    keys = [m.key for m in search.models]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise ConfigError(f"search.models: {repeated} appear more than once; give each a distinct label")
+    for i, m in enumerate(search.models):
+        if not m.key or "/" in m.key:
+            raise ConfigError(f"search.models[{i}].label: {m.key!r} must be non-empty and without '/'")
+    if search.augment is not None:
+        name = search.augment.name
+        if name in ("", "control") or "/" in name:
+            raise ConfigError(f"search.augment.name: {name!r} is reserved or has a '/'; choose another name")
+    from recaug.search.base import get_search_model_class
+    from recaug.search.split import SEARCH_SPLITS
+    from recaug.settings import check_settings, component_fields
+
+    check_settings(search.split.params, component_fields(SEARCH_SPLITS[search.split.protocol], exclude=frozenset()),
+                   "search.split.params")  # fmt: skip
+    from recaug.search import NEURAL_MODELS
+
+    for i, m in enumerate(search.models):
+        if m.name not in NEURAL_MODELS:  # the neural ones import torch: check_search_models builds them
+            try:
+                get_search_model_class(m.name)
+            except ConfigError as exc:
+                raise ConfigError(f"search.models[{i}].name: {exc}") from None
+    if search.augment is not None:
+        from recaug.pipeline.search_stages import search_policy
+
+        try:
+            search_policy(search.augment.policy)
+        except ConfigError as exc:
+            raise ConfigError(f"search.augment.policy: {exc}") from None
 
 
 def check_model(config: Config) -> None:
@@ -483,6 +659,7 @@ def check_model(config: Config) -> None:
     from recaug.models import get_model_class
     from recaug.models.base import build_model
 
+    check_search_models(config)
     for name in config.variant_names():
         train = config.for_variant(name).train
         where = f"variants.{name}." if name in config.variants and config.variants[name].train else ""
@@ -498,6 +675,27 @@ def check_model(config: Config) -> None:
                 f"{where}train.params.valid_repeats is {valid_repeats!r} but evaluate.repeats is {judged_by!r}: "
                 "early stopping would select under another rule than the results are judged by; set both"
             )
+
+
+def check_search_models(config: Config) -> None:
+    """Every ``search.models`` entry names a search model and its ``params`` fit its settings
+    (imports torch for the neural ones); nothing to do without a ``search`` section."""
+    if config.search is None:
+        return
+    from recaug.search import import_search_model
+    from recaug.search.base import build_search_model
+
+    for i, m in enumerate(config.search.models):
+        where = f"search.models[{i}]"
+        try:
+            import_search_model(m.name)
+        except ImportError as exc:
+            raise ConfigError(f"{where}.name: search model {m.name!r} cannot be imported: {exc}") from None
+        try:
+            build_search_model(m.name, m.params, device="cpu", where=f"{where}.params")
+        except ConfigError as exc:
+            text = str(exc)
+            raise ConfigError(text if text.startswith(where) else f"{where}.name: {text}") from None
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None, *, check_files: bool = True) -> Config:

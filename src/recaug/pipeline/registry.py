@@ -4,7 +4,10 @@ Each :class:`Stage` record says
 
 * which config section it reads (``section``),
 * whether it runs once before the arms (``shared``: data, preprocess, split), once per
-  (variant, seed) (``arm``) or once at the end of the run (``final``: the report),
+  (variant, seed) (``arm``) or once at the end of the run (``final``: the report); the product
+  search task (the optional ``search`` section) has its own two scopes: ``search`` (once: the
+  search log and its split) and ``search_arm`` (once per (seed, search arm): augmentation, then
+  fit and evaluation of one model as the control or on the augmented log),
 * when it applies (``applies``; e.g. ``generate`` only when a synthesizer is configured),
 * what its cache key is made of (``key``: the settings and the upstream outputs it hashes, see
   :func:`recaug.pipeline.cache.stage_key`),
@@ -12,7 +15,10 @@ Each :class:`Stage` record says
 * and, for a stage that trains, what names its checkpoint file (``checkpoint``).
 
 Adding a stage means adding one record to :data:`REGISTRY` (plus its adapter): the runner runs
-the records in this order, ``--only`` accepts their names, and the manifest lists them.
+the records in this order, ``--only`` accepts their names, and the manifest lists them. The search
+stages come right after ``split``, so ``--only search`` runs the search task without the
+recommendation arms; as they feed only the report, ``--only`` runs them only when it names one of
+them or the report (:func:`search_last_stage`), so ``--only train`` leaves them out.
 """
 
 from __future__ import annotations
@@ -23,13 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from recaug.errors import ConfigError
+from recaug.pipeline import search_stages as SS
 from recaug.pipeline import stages as S
 from recaug.pipeline.cache import Entry, path_fingerprint
 
 if TYPE_CHECKING:
     from recaug.pipeline.config import Config
 
-Scope = Literal["shared", "arm", "final"]
+Scope = Literal["shared", "search", "search_arm", "arm", "final"]
 #: What a stage's cache key hashes: its settings and its inputs (upstream entries or fingerprints).
 Key = tuple[Any, dict[str, Entry | str]]
 
@@ -43,6 +50,8 @@ class Context:
     variant: str | None = None
     #: finished stages by name: the shared ones, then this arm's
     done: dict[str, Entry] = field(default_factory=dict)
+    #: inside a ``search_arm`` stage: the search arm (model, settings, control or augmented)
+    search_arm: SS.SearchArm | None = None
 
     def dir(self, stage: str) -> Path | None:
         """The output folder of ``stage`` (None when it did not run)."""
@@ -118,6 +127,89 @@ def _split_key(ctx: Context) -> Key:
 
 def _run_split(ctx: Context, out: Path, checkpoint: Path | None) -> dict[str, Any]:
     return S.run_split(ctx.config.split, ctx.done["preprocess"].path, out)
+
+
+# -- search (once, then per seed and search arm) ----------------------------------------------
+def _search_applies(ctx: Context) -> bool:
+    return ctx.config.search is not None
+
+
+def _search_data_key(ctx: Context) -> Key:
+    search = ctx.config.search
+    assert search is not None
+    dump = search.model_dump(mode="json")
+    settings = {k: dump[k] for k in ("source", "text_fields", "split")}
+    inputs: dict[str, Entry | str] = {}
+    if search.source == "data":
+        inputs["data"] = ctx.done["data"]
+    elif search.source == "file":
+        inputs["source"] = _search_input_fingerprint("search.path", Path(str(search.path)))
+    elif search.source in ("beauty", "sports"):
+        from recaug.search.queries import AMAZON_SOURCES
+
+        folder, _ = AMAZON_SOURCES[search.source]
+        inputs["source"] = _search_input_fingerprint("search.data_root", Path(str(search.data_root)) / folder)
+    else:
+        inputs["source"] = f"builtin:{search.source}"
+    return settings, inputs
+
+
+def _search_input_fingerprint(key: str, path: Path) -> str:
+    if not path.exists():
+        raise ConfigError(f"{key}: no such file or folder: {path}")
+    return path_fingerprint(path)
+
+
+def _run_search_data(ctx: Context, out: Path, checkpoint: Path | None) -> dict[str, Any]:
+    assert ctx.config.search is not None
+    return SS.run_search_data(ctx.config.search, ctx.dir("data"), out)
+
+
+def _search_augment_applies(ctx: Context) -> bool:
+    return ctx.search_arm is not None and ctx.search_arm.augmented
+
+
+def _search_augment_key(ctx: Context) -> Key:
+    search = ctx.config.search
+    assert search is not None and search.augment is not None
+    settings = search.augment.model_dump(mode="json")
+    settings.pop("name", None)  # the arm's name does not change the rows
+    return settings, {"search_data": ctx.done["search_data"]}
+
+
+def _run_search_augment(ctx: Context, out: Path, checkpoint: Path | None) -> dict[str, Any]:
+    assert ctx.config.search is not None and ctx.seed is not None
+    return SS.run_search_augment(ctx.config.search, ctx.done["search_data"].path, ctx.seed, out)
+
+
+def _search_key(ctx: Context) -> Key:
+    search, arm = ctx.config.search, ctx.search_arm
+    assert search is not None and arm is not None
+    settings = {
+        "model": arm.name,
+        "label": arm.model,  # written into the results files, with the arm's name
+        "arm": arm.arm,
+        "params": arm.params,
+        "device": search.device,
+        "evaluate": search.evaluate.model_dump(mode="json"),
+    }
+    inputs: dict[str, Entry | str] = {
+        "search_data": ctx.done["search_data"],
+        "train": ctx.done.get("search_augment") or "",
+    }
+    return settings, inputs
+
+
+def _search_checkpoint(ctx: Context, settings: Any) -> Any:
+    return settings  # the checkpoint belongs to exactly this stage key
+
+
+def _run_search(ctx: Context, out: Path, checkpoint: Path | None) -> dict[str, Any]:
+    assert ctx.config.search is not None and ctx.search_arm is not None and ctx.seed is not None
+    return SS.run_search_model(
+        ctx.config.search, ctx.search_arm, ctx.done["search_data"].path, ctx.dir("search_augment"), ctx.seed, out,
+        checkpoint=checkpoint,
+    )  # fmt: skip
 
 
 # -- generate / expand / fuse (per arm) -------------------------------------------------------
@@ -244,6 +336,11 @@ REGISTRY: tuple[Stage, ...] = (
     Stage("data", "data", "shared", _run_data, key=_data_key),
     Stage("preprocess", "preprocess", "shared", _run_preprocess, key=_preprocess_key),
     Stage("split", "split", "shared", _run_split, key=_split_key),
+    Stage("search_data", "search", "search", _run_search_data, key=_search_data_key, applies=_search_applies),
+    Stage("search_augment", "search", "search_arm", _run_search_augment, key=_search_augment_key,
+          applies=_search_augment_applies),
+    Stage("search", "search", "search_arm", _run_search, key=_search_key, applies=_search_applies,
+          checkpoint=_search_checkpoint),
     Stage("generate", "generate", "arm", _run_generate, key=_generate_key, applies=_generate_applies,
           checkpoint=_generate_checkpoint),
     Stage("expand", "expand", "arm", _run_expand, key=_expand_key, applies=_expand_applies),
@@ -268,6 +365,19 @@ def index(name: str) -> int:
     return stage_names().index(name)
 
 
+def search_last_stage(only: list[str] | None) -> int:
+    """Index of the last search stage to run for ``only`` (-1: none).
+
+    The search stages feed only themselves and the report: with ``only`` they run when it names
+    a search stage or a ``final`` one (``--only train`` leaves the search task out).
+    """
+    last = last_stage(only)
+    if not only:
+        return last
+    wanted = {s.name for s in REGISTRY if s.scope in ("search", "search_arm", "final")}
+    return last if wanted & set(only) else -1
+
+
 def up_to(last: int, scope: Scope) -> list[Stage]:
     """The stages of ``scope`` among the first ``last + 1`` in pipeline order."""
     return [stage for stage in REGISTRY[: last + 1] if stage.scope == scope]
@@ -284,4 +394,14 @@ def last_stage(only: list[str] | None) -> int:
     return max(names.index(s) for s in only)
 
 
-__all__ = ["REGISTRY", "STAGES", "Context", "Stage", "index", "last_stage", "stage_names", "up_to"]
+__all__ = [
+    "REGISTRY",
+    "STAGES",
+    "Context",
+    "Stage",
+    "index",
+    "last_stage",
+    "search_last_stage",
+    "stage_names",
+    "up_to",
+]

@@ -1,7 +1,9 @@
 """``run_pipeline``: run every variant and seed of a config through the cached stages.
 
 The stages and their order come from :mod:`recaug.pipeline.registry`: the ``shared`` ones
-(``data -> preprocess -> split``) run once for every variant and seed; the ``arm`` ones
+(``data -> preprocess -> split``) run once for every variant and seed; with a ``search`` section
+the product-search stages follow (``search_data`` once, then ``search_augment -> search`` per seed
+and search arm; their results go to ``results.json`` under ``search``); the ``arm`` ones
 (``generate``, ``expand``, ``fuse``, ``train``, ``evaluate``) run per (variant, seed) when they
 apply (``generate``/``expand`` only when configured, ``fuse`` only when one of them made rows);
 the ``final`` one (``report``) runs once at the end. Each stage is looked up in the cache by the
@@ -11,7 +13,9 @@ identical (settings, inputs, seed) share one entry, the control's and the varian
 never computed twice.
 
 ``only`` (stage names) stops the run after the last named stage in pipeline order; the stages it
-needs are computed or reused as usual.
+needs are computed or reused as usual. The search stages feed only themselves and the report, so
+with ``only`` they run when it names one of them or the report (``--only train`` trains the
+recommendation arms without the search task; ``--only search`` runs the search task alone).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from recaug import progress
 from recaug.atomic import write_json, write_text
 from recaug.pipeline import registry
 from recaug.pipeline.cache import Entry, StageCache, stable_hash, stage_key
-from recaug.pipeline.config import Config, check_model, dump_config
+from recaug.pipeline.config import Config, check_model, check_search_models, dump_config
 from recaug.pipeline.errors import StageError
 from recaug.pipeline.registry import Context, Stage
 from recaug.pipeline.rundir import Manifest, attach_json_log, prepare_run_dir, read_json
@@ -84,6 +88,8 @@ class RunResult:
     stages: list[dict[str, Any]]
     report: Path | None = None
     seconds: float = 0.0
+    #: the product-search results (``results.json``'s ``search``), None without a ``search`` section
+    search: dict[str, Any] | None = None
 
     @property
     def ran(self) -> list[str]:
@@ -246,6 +252,45 @@ class Runner:
                 self.run_stage(stage, ctx)
         return ctx.done
 
+    def search(self, config: Config, last: int, shared: dict[str, Entry]) -> dict[str, Any] | None:
+        """The search stages up to index ``last``: ``search`` ones once, then the ``search_arm`` ones
+        per (seed, search arm); what ``results.json`` keeps of them (None without a search section)."""
+        from recaug.pipeline.search_stages import CONTROL, search_arms
+
+        search = config.search
+        once = registry.up_to(last, "search")
+        if search is None or not once:
+            return None
+        ctx = Context(config, done=dict(shared))
+        own: dict[str, Entry] = {}
+        for stage in once:
+            if stage.applies(ctx):
+                own[stage.name] = self.run_stage(stage, ctx)
+        arms = search_arms(search)
+        reference = next((a.model for a in arms if a.reference), None)
+        doc: dict[str, Any] = {
+            "stages": {k: str(e.path.relative_to(self.run_dir)) for k, e in own.items()},
+            "info": {k: e.info for k, e in own.items()},
+            "control": CONTROL,
+            "augmented": None if search.augment is None else search.augment.name,
+            "reference": reference,
+            "models": list(dict.fromkeys(a.model for a in arms)),
+            "model_names": {a.model: a.name for a in arms},
+            "arms": {},
+        }
+        per_arm = registry.up_to(last, "search_arm")
+        if not per_arm:
+            return doc
+        for seed in config.seeds:
+            for arm in arms:
+                actx = Context(config, seed, arm.label, done={**shared, **own}, search_arm=arm)
+                entries: dict[str, Entry] = {}
+                for stage in per_arm:
+                    if stage.applies(actx):
+                        entries[stage.name] = self.run_stage(stage, actx)
+                doc["arms"].setdefault(arm.label, {})[str(seed)] = _search_record(self.run_dir, entries)
+        return doc
+
     def arm(
         self, arm: Config, variant: str, seed: int, shared: dict[str, Entry], last: int
     ) -> dict[str, Entry]:
@@ -274,6 +319,25 @@ def _fingerprints(inputs: dict[str, Entry | str]) -> dict[str, str]:
 
 def _numbers(info: dict[str, Any]) -> dict[str, Any]:
     return {k: info[k] for k in ("rows_in", "rows_out") if k in info}
+
+
+def _search_record(run_dir: Path, entries: dict[str, Entry]) -> dict[str, Any]:
+    """What results.json keeps for one (search arm, seed): stage folders, test metrics, costs."""
+    fit = entries["search"].info if "search" in entries else {}
+    aug = entries["search_augment"].info if "search_augment" in entries else {}
+    return {
+        "stages": {k: str(e.path.relative_to(run_dir)) for k, e in entries.items()},
+        "summary": fit.get("summary", {}),
+        "epochs": fit.get("epochs"),
+        "best_epoch": fit.get("best_epoch"),
+        "rows_added": aug.get("rows_added", 0),
+        "augmented_share": aug.get("augmented_share", 0.0),
+        "cost": {
+            k: {"seconds": e.marker.get("seconds"), "peak_rss_mb": e.marker.get("peak_rss_mb"),
+                "rows_in": e.info.get("rows_in"), "rows_out": e.info.get("rows_out")}
+            for k, e in entries.items()
+        },  # fmt: skip
+    }
 
 
 def arm_record(run_dir: Path, entries: dict[str, Entry], shared: dict[str, Entry]) -> dict[str, Any]:
@@ -318,8 +382,11 @@ def run_pipeline(
     """
     run_dir = Path(out_dir)
     last = registry.last_stage(only)
+    search_last = registry.search_last_stage(only)
     if last >= registry.index("train"):
-        check_model(config)
+        check_model(config)  # the search models too
+    elif config.search is not None and search_last >= registry.index("search"):
+        check_search_models(config)
     prepare_run_dir(run_dir, resume=resume, force=force)
     write_text(run_dir / "config.resolved.yaml", dump_config(config))
     manifest = Manifest(run_dir / "manifest.json")
@@ -341,6 +408,7 @@ def run_pipeline(
             if removed:
                 log.info("removed %d unfinished stage folder(s) of an interrupted run", removed)
             shared = runner.shared(config, last)
+            search = runner.search(config, search_last, shared)
             if registry.up_to(last, "arm"):
                 for variant in config.variant_names():
                     arm = config.for_variant(variant)
@@ -348,8 +416,8 @@ def run_pipeline(
                     for seed in config.seeds:
                         entries = runner.arm(arm, variant, seed, shared, last)
                         arms[variant][str(seed)] = arm_record(run_dir, entries, shared)
-            _write_results(run_dir, config, shared, arms)
-            if arms:  # the report (a final stage) reads the arms' results
+            _write_results(run_dir, config, shared, arms, search)
+            if arms or (search and search["arms"]):  # the report (a final stage) reads the results
                 report_path = runner.final(config, last)
         except BaseException as exc:
             killed = isinstance(exc, KeyboardInterrupt | SystemExit)  # Ctrl-C, or SIGTERM via the CLI
@@ -357,11 +425,13 @@ def run_pipeline(
             raise
         seconds = time.perf_counter() - t0
         manifest.finish("ok", seconds)
-    return RunResult(run_dir, arms, manifest.doc["stages"], report_path, seconds)
+    return RunResult(run_dir, arms, manifest.doc["stages"], report_path, seconds, search)
 
 
-def _write_results(run_dir: Path, config: Config, shared: dict[str, Entry], arms: dict[str, Any]) -> None:
-    """``results.json`` and the top-level ``protocol.json``."""
+def _write_results(
+    run_dir: Path, config: Config, shared: dict[str, Entry], arms: dict[str, Any], search: dict[str, Any] | None = None
+) -> None:
+    """``results.json`` (with ``search`` when the config has a search section) and ``protocol.json``."""
     protocol = None
     for seeds in arms.values():
         for rec in seeds.values():
@@ -380,7 +450,7 @@ def _write_results(run_dir: Path, config: Config, shared: dict[str, Entry], arms
         protocol = read_json(shared["split"].path / "protocol.json")
     if protocol is not None:
         write_json(run_dir / "protocol.json", protocol)
-    write_json(run_dir / "results.json", {
+    doc: dict[str, Any] = {
         "name": config.name,
         "control": config.control,
         "variants": {v: config.variant_description(v) for v in config.variant_names()},
@@ -390,4 +460,7 @@ def _write_results(run_dir: Path, config: Config, shared: dict[str, Entry], arms
         "shared": {k: str(e.path.relative_to(run_dir)) for k, e in shared.items()},
         "shared_info": {k: e.info for k, e in shared.items()},
         "arms": arms,
-    })  # fmt: skip
+    }  # fmt: skip
+    if search is not None:
+        doc["search"] = search
+    write_json(run_dir / "results.json", doc)

@@ -15,7 +15,7 @@ from recaug.atomic import write_text
 from recaug.report.collect import collect
 
 #: Bumped when the report's content changes, so cached reports are regenerated.
-REPORT_VERSION = 3
+REPORT_VERSION = 4
 
 __all__ = ["REPORT_VERSION", "collect", "inputs_fingerprint", "write_report"]
 

@@ -355,6 +355,172 @@ def tuning(run_dir: Path) -> dict[str, Any] | None:
     return study
 
 
+# -- product search ------------------------------------------------------------------------------
+#: The search table's metrics (each at its usual cut-off; another evaluated cut-off stands in when absent).
+SEARCH_HEADLINE = ("HR@10", "NDCG@10", "MRR@10", "Recall@100")
+#: Segment order of the search tables ("all" first; empty segments are left out).
+SEARCH_SEGMENT_ORDER = (ALL, "unseen_query", "rare_query", "tail_item", "short_history")
+
+
+def search_metrics(available: list[str]) -> list[str]:
+    """The search table's metrics among ``available`` (``NDCG@10`` ...; the first evaluated cut-off of a
+    metric stands in for a missing one)."""
+    out: list[str] = []
+    for wanted in SEARCH_HEADLINE:
+        name = wanted.partition("@")[0]
+        pick = wanted if wanted in available else next((m for m in available if m.startswith(name + "@")), None)
+        if pick is not None and pick not in out:
+            out.append(pick)
+    return out
+
+
+def _search_frames(run_dir: Path, arm: dict[str, dict[str, Any]]) -> dict[str, pl.DataFrame]:
+    """``{seed: per-event test results}`` of one search arm."""
+    out = {}
+    for seed, rec in arm.items():
+        stage = rec["stages"].get("search")
+        f = run_dir / stage / "test" / "per_user.parquet" if stage else None
+        if f is not None and f.is_file():
+            out[seed] = pl.read_parquet(f)
+    return out
+
+
+_EVENT_KEY = (C.USER, C.QUERY, "target")
+
+
+def _aligned(a: pl.DataFrame, b: pl.DataFrame, what: str) -> None:
+    """Raise unless ``a`` and ``b`` hold the same events in the same order (search results pair by row)."""
+    cols = [c for c in _EVENT_KEY if c in a.columns and c in b.columns]
+    if a.height != b.height or not a.select(cols).equals(b.select(cols)):
+        raise DataError(f"{what}: the search results do not hold the same test events; cannot pair them")
+
+
+def _event_mean(frames: dict[str, pl.DataFrame], what: str) -> pl.DataFrame | None:
+    """One row per test event: metrics averaged over seeds (events pair by row: the split is shared)."""
+    if not frames:
+        return None
+    seeds = list(frames)
+    base = frames[seeds[0]]
+    for seed in seeds[1:]:
+        _aligned(base, frames[seed], f"{what} seed {seed}")
+    metrics = [c for c in base.columns if "@" in c]
+    segs = [c for c in base.columns if c.startswith(PREFIX)]
+    means = {m: np.mean([frames[s].get_column(m).to_numpy() for s in seeds], axis=0) for m in metrics}
+    return base.select(*[c for c in _EVENT_KEY if c in base.columns], *segs).with_columns(
+        [pl.Series(m, v) for m, v in means.items()]
+    )
+
+
+def _search_segments(frame: pl.DataFrame) -> list[str]:
+    stored = [c[len(PREFIX) :] for c in frame.columns if c.startswith(PREFIX)]
+    names = [ALL, *stored]
+    ordered = [s for s in SEARCH_SEGMENT_ORDER if s in names]
+    return ordered + [s for s in names if s not in ordered]
+
+
+def search_section(run_dir: Path, results: dict[str, Any], alpha: float = ALPHA) -> dict[str, Any] | None:
+    """The product-search results: per model, control vs augmented per segment with paired tests.
+
+    Each test event is one unit. Per arm, an event's metric is averaged over the seeds; the
+    augmented arm is compared with the same model's control (same seeds) on the same events
+    (paired t-test and Wilcoxon signed-rank, relative lift), and with two or more seeds the
+    seed-level test of the per-seed lifts joins in (:func:`significance`). The reference model
+    (BM25) is shown next to every model.
+    """
+    from recaug.evaluate.stats import paired_stats
+
+    search = results.get("search")
+    if not search or not search.get("arms"):
+        return None
+    control, augmented, reference = search["control"], search.get("augmented"), search.get("reference")
+    frames: dict[str, dict[str, dict[str, pl.DataFrame]]] = {}
+    means: dict[str, dict[str, pl.DataFrame]] = {}
+    for label, arm in search["arms"].items():
+        model, _, arm_name = label.rpartition("/")
+        by_seed = _search_frames(run_dir, arm)
+        mean = _event_mean(by_seed, label)
+        if mean is not None:
+            frames.setdefault(model, {})[arm_name] = by_seed
+            means.setdefault(model, {})[arm_name] = mean
+    if not means:
+        return None
+    first = next(iter(next(iter(means.values())).values()))
+    metrics = search_metrics([c for c in first.columns if "@" in c])
+    segments = _search_segments(first)
+
+    def cells(model: str, arm_name: str, segment: str) -> tuple[int, dict[str, Any]]:
+        frame = _members(means[model][arm_name], segment)
+        out: dict[str, Any] = {}
+        for metric in metrics:
+            cell: dict[str, Any] = {"mean": frame.get_column(metric).mean() if frame.height else None}
+            if arm_name != control and control in means[model]:
+                base_all = means[model][control]
+                _aligned(base_all, means[model][arm_name], f"{model}: {control} vs {arm_name}")
+                base = _members(base_all, segment)
+                cmp = paired_stats(base.get_column(metric).to_numpy(), frame.get_column(metric).to_numpy(), metric)
+                cell.update(lift=cmp.relative_lift, diff=cmp.mean_diff, t_pvalue=cmp.t_pvalue,
+                            wilcoxon_pvalue=cmp.wilcoxon_pvalue)  # fmt: skip
+                c_seeds, v_seeds = frames[model][control], frames[model][arm_name]
+                seeds = [s for s in c_seeds if s in v_seeds]
+                cell.update(significance(
+                    cmp, _seed_means(c_seeds, seeds, segment, metric), _seed_means(v_seeds, seeds, segment, metric), alpha
+                ))  # fmt: skip
+                cell["significance"] = str(cell["significance"]).replace("per-user", "per-event")
+            out[metric] = cell
+        return frame.height, out
+
+    tables = []
+    # the reference gets a table of its own only when it was augmented too (listed in search.models)
+    # or is the only model; otherwise it is a row of every other model's table
+    shown = [m for m in search["models"] if m in means and (m != reference or augmented in means[m] or len(means) == 1)]
+    for model in shown:
+        rows = []
+        for segment in segments:
+            if _members(means[model][next(iter(means[model]))], segment).height == 0:
+                continue
+            for arm_name in [a for a in (control, augmented) if a in means[model]]:
+                n, c = cells(model, arm_name, segment)
+                rows.append({"segment": segment, "arm": arm_name, "model": model, "n_events": n, "cells": c,
+                             "is_control": arm_name == control, "is_reference": False})  # fmt: skip
+            if reference is not None and reference != model and control in means.get(reference, {}):
+                n, c = cells(reference, control, segment)
+                rows.append({"segment": segment, "arm": control, "model": reference, "n_events": n, "cells": c,
+                             "is_control": True, "is_reference": True})  # fmt: skip
+        tables.append({"model": model, "name": search.get("model_names", {}).get(model, model), "rows": rows})
+    data_stage = search.get("info", {}).get("search_data", {})
+    training = []
+    for label, arm in search["arms"].items():
+        for seed, rec in arm.items():
+            if rec.get("epochs"):
+                training.append({"arm": label, "seed": seed, "epochs": rec["epochs"], "best_epoch": rec.get("best_epoch")})
+    costs = []
+    for label, arm in search["arms"].items():
+        secs: dict[str, list[float]] = {}
+        for rec in arm.values():
+            for stage, c in rec.get("cost", {}).items():
+                if c.get("seconds") is not None:
+                    secs.setdefault(stage, []).append(float(c["seconds"]))
+        recs = list(arm.values())
+        costs.append({
+            "arm": label, "seconds": {k: float(np.mean(v)) for k, v in secs.items()},
+            "rows_added": float(np.mean([r.get("rows_added", 0) for r in recs])) if recs else 0.0,
+            "augmented_share": float(np.mean([r.get("augmented_share", 0.0) for r in recs])) if recs else 0.0,
+        })  # fmt: skip
+    return {
+        "log": data_stage,
+        "metrics": metrics,
+        "primary_metric": "NDCG@10" if "NDCG@10" in metrics else (metrics[0] if metrics else None),
+        "segments": segments,
+        "control": control,
+        "augmented": augmented,
+        "reference": reference,
+        "seeds": results.get("seeds", []),
+        "tables": tables,
+        "training": training,
+        "costs": costs,
+    }
+
+
 def collect(run_dir: str | Path) -> dict[str, Any]:
     """Everything the report shows, JSON-ready (this is ``report.json``)."""
     run_dir = Path(run_dir)
@@ -410,4 +576,9 @@ def collect(run_dir: str | Path) -> dict[str, Any]:
         "tune": tuning(run_dir),
         "held_out_diagnostics": held_out_diagnostics(results),
     }
+    search = search_section(run_dir, results, ALPHA)
+    if search is not None:
+        policy = ((config.get("search") or {}).get("augment") or {}).get("policy")
+        search["policy"] = policy
+        doc["search"] = search
     return _clean(doc)

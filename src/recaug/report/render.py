@@ -6,6 +6,7 @@ from the network.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jinja2
@@ -115,6 +116,58 @@ def headline_metrics(doc: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(r["metric"] for r in doc["headline"]["rows"]))
 
 
+# -- product search ------------------------------------------------------------------------------
+def search_intro(doc: dict[str, Any]) -> str:
+    """What the search tables show: the log, the split, the arms and the tests (one paragraph)."""
+    s = doc["search"]
+    log = s.get("log") or {}
+    proto = log.get("protocol") or {}
+    seeds = list(s.get("seeds") or [])
+    parts = [
+        f"Search log {log.get('name', '?')} (source {log.get('source', '?')}): {log.get('rows_in', '?')} searches, "
+        f"{log.get('users', '?')} users, {log.get('queries', '?')} distinct queries, {log.get('items', '?')} items; "
+        f"split {proto.get('split', '?')}: {log.get('train', '?')} training, {log.get('valid', '?')} validation and "
+        f"{log.get('test', '?')} test events.",
+        "Each test event's item is ranked among all items (full ranking, pessimistic ties); "
+        + (f"an event's metric is averaged over the seeds {', '.join(map(str, seeds))}." if len(seeds) > 1
+           else f"seed {', '.join(map(str, seeds))}."),
+    ]
+    if s.get("augmented"):
+        added = [c for c in s.get("costs", []) if c["arm"].endswith("/" + s["augmented"])]
+        share = f" (+{100 * added[0]['augmented_share']:.1f}% rows over the real training rows)" if added else ""
+        policy = json.dumps(s.get("policy"), sort_keys=True) if s.get("policy") is not None else "?"
+        parts.append(
+            f"Arm {s['augmented']}: the same model and seed trained on the training log plus augmented rows "
+            f"{policy}{share}, the augmenters fitted on the training part only. Lifts are relative to the same "
+            "model's control on the same events (paired t-test and Wilcoxon signed-rank per event"
+            + ("; p (seeds): t-test of the per-seed relative lifts" if search_seed_tests(doc) else "")
+            + f"); a lift is coloured only when significant at {doc.get('alpha', 0.05):g}"
+            + (" by both the per-event Wilcoxon and the seed-level test." if search_seed_tests(doc) else ".")
+        )
+    if s.get("reference"):
+        parts.append(f"{s['reference']} is the reference (it reads only the item text, never the log).")
+    return " ".join(parts)
+
+
+def search_seed_tests(doc: dict[str, Any]) -> bool:
+    """Whether the search tables carry seed-level tests (two or more seeds)."""
+    return len((doc.get("search") or {}).get("seeds") or []) >= 2
+
+
+def search_tables(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per model: its rows with a display ``label`` and ``first`` (first row of a segment)."""
+    s = doc["search"]
+    out = []
+    for t in s["tables"]:
+        rows, last = [], None
+        for r in t["rows"]:
+            label = f"{r['model']} (reference)" if r["is_reference"] else r["arm"]
+            rows.append({**r, "label": label, "first": r["segment"] != last})
+            last = r["segment"]
+        out.append({**t, "rows": rows})
+    return out
+
+
 _TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{{ doc.title|e }}</title>
@@ -132,7 +185,7 @@ img{max-width:100%;height:auto;border:1px solid #eee}
 <p class="muted">target: <b>{{ doc.target }}</b> &middot; seeds: {{ doc.seeds|join(', ') }} &middot; device: {{ doc.device }}
 &middot; recaug {{ doc.versions.get('recaug', '?') }} &middot; {{ doc.run_dir|e }}</p>
 
-<h2>Headline: augmented variants vs control</h2>
+{% if table %}<h2>Headline: augmented variants vs control</h2>
 <p class="muted">Per-user {{ doc.target }} metrics averaged over seeds; mean with {{ (doc.confidence*100)|round|int }}% bootstrap CI;
 lift and p-values from paired tests on the same users (t-test / Wilcoxon signed-rank){% if seed_tests %};
 p (seeds): one-sample t-test of the per-seed relative lifts against 0{% endif %}. A lift is coloured only when it is
@@ -149,7 +202,24 @@ significant at {{ doc.alpha }}{% if seed_tests %} by both the per-user Wilcoxon 
 <td class="{{ lift_class(p) if p and not row.is_control else '' }}">{{ pct(p.get('lift')) if p and not row.is_control else '' }}</td>
 <td>{{ pval(p.get('t_pvalue')) if p and not row.is_control else '' }}</td><td>{{ pval(p.get('wilcoxon_pvalue')) if p and not row.is_control else '' }}</td>{% if seed_tests %}<td>{{ pval(p.get('seed_pvalue')) if p and not row.is_control else '' }}</td>{% endif %}</tr>
 {% endfor %}</table>
-{% if figs.lift %}<img alt="lift per segment" src="data:image/png;base64,{{ figs.lift }}">{% endif %}
+{% if figs.lift %}<img alt="lift per segment" src="data:image/png;base64,{{ figs.lift }}">{% endif %}{% endif %}
+
+{% if doc.search %}{% set s = doc.search %}{% set pm = s.primary_metric %}
+<h2>Product search</h2>
+<p class="muted">{{ search_intro|e }}</p>
+{% for t in search_tables %}
+<h3>{{ t.model|e }}{% if t.name != t.model %} <span class="muted">({{ t.name|e }})</span>{% endif %}</h3>
+<table><tr><th class="l">segment</th><th class="l">arm</th><th>events</th>
+{% for m in s.metrics %}<th>{{ m }}</th>{% endfor %}<th>p (t, {{ pm }})</th><th>p (Wilcoxon, {{ pm }})</th>{% if search_seed_tests %}<th>p (seeds, {{ pm }})</th>{% endif %}</tr>
+{% for r in t.rows %}<tr class="{{ 'control' if r.is_reference else '' }}{{ ' seg' if r.first else '' }}">
+<td class="l">{{ r.segment|e if r.first else '' }}</td><td class="l">{{ r.label|e }}</td><td>{{ r.n_events }}</td>
+{% for m in s.metrics %}{% set c = r.cells.get(m) %}<td>{% if c %}{{ fmt(c.mean) }}{% if not r.is_control %} <span class="{{ lift_class(c) }}">({{ pct(c.get('lift')) }})</span>{% endif %}{% else %}-{% endif %}</td>{% endfor %}
+{% set p = r.cells.get(pm) %}<td>{{ pval(p.get('t_pvalue')) if p and not r.is_control else '' }}</td><td>{{ pval(p.get('wilcoxon_pvalue')) if p and not r.is_control else '' }}</td>{% if search_seed_tests %}<td>{{ pval(p.get('seed_pvalue')) if p and not r.is_control else '' }}</td>{% endif %}</tr>
+{% endfor %}</table>
+{% endfor %}
+{% if s.training %}<p class="muted">Epochs (best epoch): {% for t in s.training %}{{ t.arm|e }} seed {{ t.seed }}: {{ t.epochs }} ({{ t.best_epoch }}){% if not loop.last %}; {% endif %}{% endfor %}.</p>{% endif %}
+<p class="muted">Seconds per arm (mean over seeds): {% for c in s.costs %}{{ c.arm|e }} {% for k, v in c.seconds.items() %}{{ k }} {{ secs(v) }}{% if not loop.last %}, {% endif %}{% endfor %}{% if not loop.last %}; {% endif %}{% endfor %}.</p>
+{% endif %}
 
 <h2>Protocol</h2>
 <div class="box"><dl>
@@ -248,7 +318,49 @@ def render_html(doc: dict[str, Any], figs: dict[str, Any]) -> str:
         protocol_items=_protocol_items(doc), quality_cols=quality_cols, cost_stages=cost_stages,
         data_rows=data_rows, held_out_notes=held_out_notes(doc), rising_notes=rising_notes(doc),
         seed_tests=has_seed_tests(doc),
+        search_intro=search_intro(doc) if doc.get("search") else "",
+        search_tables=search_tables(doc) if doc.get("search") else [],
+        search_seed_tests=search_seed_tests(doc),
     )  # fmt: skip
+
+
+def markdown_search(doc: dict[str, Any]) -> list[str]:
+    """The "Product search" section as Markdown lines (lifts in bold only when significant)."""
+    s = doc["search"]
+    pm = s.get("primary_metric")
+    seed_tests = search_seed_tests(doc)
+    lines = ["", "## Product search", "", search_intro(doc)]
+    for t in search_tables(doc):
+        title = t["model"] + (f" ({t['name']})" if t["name"] != t["model"] else "")
+        lines += [
+            "",
+            f"### {title}",
+            "",
+            "| segment | arm | events | " + " | ".join(s["metrics"]) + f" | p (t, {pm}) | p (Wilcoxon, {pm}) |"
+            + (f" p (seeds, {pm}) |" if seed_tests else ""),
+            "|---|---|---:|" + "---:|" * (len(s["metrics"]) + 2) + ("---:|" if seed_tests else ""),
+        ]
+        for r in t["rows"]:
+            cells = []
+            for m in s["metrics"]:
+                c = r["cells"].get(m)
+                if not c:
+                    cells.append("-")
+                    continue
+                text = fmt(c.get("mean"))
+                if not r["is_control"]:
+                    lift = pct(c.get("lift"))
+                    text += f" ({f'**{lift}**' if lift_class(c) else lift})"
+                cells.append(text)
+            p = r["cells"].get(pm) if pm else None
+            if r["is_control"] or not p:
+                extra = [""] * (3 if seed_tests else 2)
+            else:
+                extra = [pval(p.get("t_pvalue")), pval(p.get("wilcoxon_pvalue"))]
+                extra += [pval(p.get("seed_pvalue"))] if seed_tests else []
+            seg = r["segment"] if r["first"] else ""
+            lines.append(f"| {seg} | {r['label']} | {r['n_events']} | " + " | ".join(cells + extra) + " |")
+    return lines
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
@@ -268,7 +380,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
         if seed_tests
         else "the per-user Wilcoxon test"
     )
-    lines += [
+    headline_rows = _table_rows(doc)
+    lines += [] if not headline_rows else [
         "",
         "## Headline: augmented variants vs control",
         "",
@@ -280,8 +393,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
         "| segment | variant | users | " + " | ".join(metrics) + " | lift | p (t) | p (Wilcoxon) |"
         + (" p (seeds) |" if seed_tests else ""),
         "|---|---|---:|" + "---:|" * len(metrics) + "---:|---:|---:|" + ("---:|" if seed_tests else ""),
-    ]
-    for r in _table_rows(doc):
+    ]  # fmt: skip
+    for r in headline_rows:
         cells = []
         for m in metrics:
             c = r["cells"].get(m)
@@ -300,6 +413,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
             + " | ".join(cells + extra)
             + " |"
         )
+    if doc.get("search"):
+        lines += markdown_search(doc)
     if doc.get("training"):
         lines += [
             "",
