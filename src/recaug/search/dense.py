@@ -12,8 +12,9 @@ Items with no training event get the text part only (their id embedding is maske
 cold item is found through its words, and an untrained random id vector never decides its rank.
 
 Loss: full softmax cross-entropy over the whole catalogue (:func:`recaug.models.losses.next_item_loss`
-with ``"ce"``). At 12k-18k items the logits of a batch are a few MB and one matrix product, so
-the exact objective is affordable; in-batch softmax would be cheaper but samples negatives by
+with ``"ce"``; on CPU :func:`recaug.search.towers.fused_softmax_ce`, the same loss with its
+gradients computed chunk by chunk in the forward pass). At 12k-18k items the logits of a batch
+are a few MB and one matrix product, so the exact objective is affordable; in-batch softmax would be cheaper but samples negatives by
 popularity (popular items are over-penalised unless a logQ correction is added) and can draw the
 positive itself as a negative when a batch repeats an item. A ``weight`` column (the fuser's
 down-weighted synthetic rows) is each event's share of the loss.
@@ -48,19 +49,39 @@ import torch
 from recaug import columns as C
 from recaug.data.sequences import Sequences
 from recaug.errors import ConfigError, DataError
+from recaug.models import losses
 from recaug.models.base import resolve_device
 from recaug.models.inputs import row_weights
-from recaug.models.losses import next_item_loss
 from recaug.models.training import TrainConfig, fit_loop, num_threads, seeded_torch
 from recaug.search.base import SearchModel, register_search_model
 from recaug.search.log import SearchLog
 from recaug.search.tokenize import TermVocabulary, dedupe_keep_last, tokenize
-from recaug.search.towers import POOLINGS, TwoTowerNet, distinct_index, event_order, padded_ids
+from recaug.search.towers import (
+    POOLINGS,
+    TwoTowerNet,
+    distinct_index,
+    event_order,
+    fused_softmax_ce,
+    padded_ids,
+    text_mean_matrix,
+)
 
 log = logging.getLogger("recaug.search")
 
 #: queries scored per forward pass (bounds the (queries x items) block in memory)
 SCORE_CHUNK = 2048
+
+
+def next_item_loss(
+    hidden: torch.Tensor, targets: torch.Tensor, item_weight: torch.Tensor, loss: str,
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The training loss: :func:`recaug.models.losses.next_item_loss`, with ``"ce"`` on CPU computed by
+    :func:`recaug.search.towers.fused_softmax_ce` (same value and gradients up to float rounding,
+    about 1.5x faster; on CUDA one plain matrix product is faster)."""
+    if loss == "ce" and hidden.device.type == "cpu":
+        return fused_softmax_ce(hidden, item_weight, targets, weights)
+    return losses.next_item_loss(hidden, targets, item_weight, loss, weights=weights)
 
 
 class _FitView:
@@ -145,6 +166,8 @@ class DenseSearch(SearchModel):
         self.module_: TwoTowerNet | None = None
         self.text_ids_: torch.Tensor | None = None
         self.text_offsets_: torch.Tensor | None = None
+        #: (text_ids_, text_offsets_, their mean matrix): rebuilt when either tensor is replaced
+        self._text_matrix: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self.warm_: torch.Tensor | None = None
         self.history_: list[dict[str, Any]] = []
         self.best_epoch_: int | None = None
@@ -186,6 +209,16 @@ class DenseSearch(SearchModel):
 
     def _extra_state(self) -> dict[str, torch.Tensor]:
         return {}
+
+    def _text(self) -> torch.Tensor:
+        """The item-text mean matrix (:func:`text_mean_matrix`) of ``text_offsets_`` / ``text_ids_``,
+        built once per fitted or loaded state (a constant of the model, not a weight)."""
+        assert self.text_ids_ is not None and self.text_offsets_ is not None and self.terms_ is not None
+        cached = self._text_matrix
+        if cached is None or cached[0] is not self.text_ids_ or cached[1] is not self.text_offsets_:
+            matrix = text_mean_matrix(self.text_offsets_, self.text_ids_, len(self.terms_) + 1)
+            cached = self._text_matrix = (self.text_ids_, self.text_offsets_, matrix)
+        return cached[2]
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         pass
@@ -243,9 +276,11 @@ class DenseSearch(SearchModel):
             self.name, len(frame), len(distinct), len(terms), space - C.N_RESERVED, int(warm.sum()),
         )  # fmt: skip
 
+        text = self._text()
+
         def batch_loss(rows: torch.Tensor) -> torch.Tensor:
             rows = rows.to(dev)
-            items = module.item_vectors(self.text_ids_, self.text_offsets_, self.warm_)
+            items = module.item_vectors(text, self.warm_)
             hidden = self._query_vectors(module, q_tokens[q_index[rows]], rows, None, items)
             w = None if t_weights is None else t_weights[rows]
             return next_item_loss(hidden, t_targets[rows], items, "ce", weights=w)
@@ -283,7 +318,7 @@ class DenseSearch(SearchModel):
         assert self.item_space_ is not None
         out = np.empty((len(queries), self.item_space_), dtype=np.float32)
         with self._inference() as module:
-            items = module.item_vectors(self.text_ids_, self.text_offsets_, self.warm_)
+            items = module.item_vectors(self._text(), self.warm_)
             for lo in range(0, len(queries), SCORE_CHUNK):
                 hi = min(lo + SCORE_CHUNK, len(queries))
                 tokens = torch.as_tensor(self._query_tokens(queries.slice(lo, hi - lo)), device=items.device)

@@ -12,7 +12,16 @@
 
 Term ids are shifted by one: 0 is the padding of query token matrices, ``TermVocabulary`` id
 ``t`` is row ``t + 1`` of the term embedding. Item text is CSR ``(offsets, ids)`` over every item
-code (PAD and MASK have no words); an item with no words has a zero text vector.
+code (PAD and MASK have no words); an item with no words has a zero text vector. The item tower
+reads it as a sparse ``(item_space, n_terms + 1)`` matrix of ``1 / words`` per (item, word)
+(:func:`text_mean_matrix`): the text vectors of all items are one sparse product with the term
+embedding, forward and backward (half the time of ``embedding_bag(mode="mean")``, whose backward
+sorts the 100k+ word ids of the catalogue at every step; same values up to float rounding).
+
+:func:`fused_softmax_ce` is the training loss of both models: the full-softmax cross-entropy of
+:func:`recaug.models.losses.next_item_loss` (``"ce"``, weighted mean included) with its gradients
+computed in the same pass over chunks of logits, so no logits are recomputed in the backward pass
+(see the function).
 
 The helpers turn token lists and search logs into these arrays with whole-array NumPy/Polars
 operations (no loop per row).
@@ -20,13 +29,16 @@ operations (no loop per row).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import polars as pl
 import torch
-import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from recaug import columns as C
+from recaug.models.losses import CHUNK_ELEMENTS
 
 #: query pooling choices of the query tower
 POOLINGS = ("mean", "attention")
@@ -119,6 +131,105 @@ def user_history_table(log_frame: pl.DataFrame, n_users: int, length: int) -> np
     return table
 
 
+def text_mean_matrix(text_offsets: torch.Tensor, text_ids: torch.Tensor, n_columns: int) -> torch.Tensor:
+    """Sparse CSR ``(items, n_columns)`` matrix: item ``i``'s row has ``count / len(words of i)`` at each
+    word id of its CSR text (``text_ids`` are shifted term ids, i.e. rows of the term embedding).
+
+    So ``matrix @ terms.weight`` is each item's mean word embedding (0 for an item without words),
+    what ``F.embedding_bag(text_ids, terms.weight, text_offsets[:-1], mode="mean")`` gives; a word
+    repeated in an item's text counts as often as it occurs, as there.
+    """
+    offsets = text_offsets.to(torch.int64)
+    lengths = offsets[1:] - offsets[:-1]
+    rows = torch.repeat_interleave(torch.arange(len(lengths), device=offsets.device), lengths)
+    values = (1.0 / lengths.clamp_min(1).to(torch.float32))[rows]
+    size = (len(lengths), int(n_columns))
+    coo = torch.sparse_coo_tensor(torch.stack([rows, text_ids.to(torch.int64)]), values, size,
+                                  check_invariants=False).coalesce()  # sorted, repeated words summed
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        return coo.to_sparse_csr()
+
+
+class _FusedSoftmaxCE(torch.autograd.Function):
+    """Weighted mean of ``logsumexp(h @ items.T) - h · items[target]`` with its gradients, chunk by chunk.
+
+    The softmax of a chunk of logits is its gradient (minus the one-hot target), so the forward
+    pass computes both gradients right after the loss and keeps them; the backward pass only
+    scales them by the incoming gradient (the loss is a scalar). Per chunk: one product for the
+    logits, one ``exp``, two products for the gradients, where the chunked loss of
+    :func:`recaug.models.losses.softmax_ce` recomputes the logits and their ``exp`` in its backward
+    pass (four products, two ``exp``), and the plain form allocates the whole (rows x items) logits
+    and their gradient. The buffer of one chunk is reused.
+    """
+
+    @staticmethod
+    def forward(ctx: object, hidden: torch.Tensor, items: torch.Tensor, targets: torch.Tensor,  # type: ignore[override]
+                share: torch.Tensor, rows: int) -> torch.Tensor:  # fmt: skip
+        n = hidden.shape[0]
+        need_hidden, need_items = ctx.needs_input_grad[:2]  # type: ignore[attr-defined]
+        grad_hidden = torch.empty_like(hidden) if need_hidden else None
+        grad_items = torch.zeros_like(items) if need_items else None
+        buf = hidden.new_empty(min(rows, n), items.shape[0])
+        total = hidden.new_zeros(())
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            h, t, w = hidden[start:stop], targets[start:stop], share[start:stop]
+            z = torch.mm(h, items.T, out=buf[: stop - start])
+            top = z.amax(dim=1, keepdim=True)
+            z.sub_(top).exp_()
+            norm = z.sum(dim=1, keepdim=True)
+            lse = norm.log().add_(top).squeeze(1)
+            total += ((lse - (h * items[t]).sum(1)) * w).sum()
+            if grad_hidden is None and grad_items is None:
+                continue
+            z.mul_(w.unsqueeze(1) / norm)  # each row's softmax times its share of the loss
+            z[torch.arange(stop - start, device=z.device), t] -= w  # minus the one-hot target
+            if grad_hidden is not None:
+                torch.mm(z, items, out=grad_hidden[start:stop])
+            if grad_items is not None:
+                grad_items.addmm_(z.T, h)
+        ctx.save_for_backward(grad_hidden, grad_items)  # type: ignore[attr-defined]
+        return total
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: object, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        grad_hidden, grad_items = ctx.saved_tensors  # type: ignore[attr-defined]
+        return (None if grad_hidden is None else grad_hidden * grad,
+                None if grad_items is None else grad_items * grad, None, None, None)
+
+
+def fused_softmax_ce(
+    hidden: torch.Tensor,
+    item_weight: torch.Tensor,
+    targets: torch.Tensor,
+    weights: torch.Tensor | None = None,
+    chunk_rows: int | None = None,
+) -> torch.Tensor:
+    """``next_item_loss(hidden, targets, item_weight, "ce", weights=weights)``, computed in one pass.
+
+    The full-softmax cross-entropy of each row of ``hidden`` (N, d) against every real item of
+    ``item_weight`` (PAD and MASK are never candidates), then the mean (or, with ``weights``, the
+    weighted mean ``sum(w * loss) / sum(w)``). Same value and gradients up to float rounding;
+    about 1.5x faster on one CPU core for Beauty (1,024 rows x 12,101 items), because the
+    gradients come out of the forward pass (:class:`_FusedSoftmaxCE`). The gradients are those
+    of the loss itself: use it as the final loss (a scalar multiple of it is fine), not inside
+    a larger expression of its per-row values, which it does not return.
+    """
+    if hidden.shape[0] == 0:
+        return hidden.sum() * 0.0
+    items = item_weight[C.N_RESERVED :]
+    if chunk_rows is None:
+        chunk_rows = max(1, CHUNK_ELEMENTS // max(items.shape[0], 1))
+    if weights is None:
+        share = hidden.new_full((hidden.shape[0],), 1.0 / hidden.shape[0])
+    else:
+        w = weights.to(hidden.dtype)
+        share = w / w.sum().clamp_min(1e-12)
+    return _FusedSoftmaxCE.apply(hidden, items, targets - C.N_RESERVED, share.detach(), int(chunk_rows))
+
+
 class TwoTowerNet(nn.Module):
     """Query tower and item tower over one shared term embedding; scores are dot products."""
 
@@ -155,10 +266,13 @@ class TwoTowerNet(nn.Module):
         """``(B, dim)`` query vectors."""
         return self.project(self.pool(tokens))
 
-    def item_vectors(self, text_ids: torch.Tensor, text_offsets: torch.Tensor, warm: torch.Tensor) -> torch.Tensor:
-        """``(item_space, dim)``: id embedding (warm items only) plus the mean embedding of the item's words."""
-        text = F.embedding_bag(text_ids, self.terms.weight, text_offsets[:-1], mode="mean")
-        return self.items.weight * warm.unsqueeze(1).to(self.items.weight.dtype) + text
+    def item_vectors(self, text: torch.Tensor, warm: torch.Tensor) -> torch.Tensor:
+        """``(item_space, dim)``: id embedding (warm items only) plus the mean embedding of the item's words.
+
+        ``text`` is the sparse matrix of :func:`text_mean_matrix`.
+        """
+        means = torch.sparse.mm(text, self.terms.weight)
+        return self.items.weight * warm.unsqueeze(1).to(self.items.weight.dtype) + means
 
 
 class PersonalNet(TwoTowerNet):
