@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -36,7 +35,6 @@ from recaug.cli._common import (
     refuse_existing,
     reporting_errors,
     say,
-    state,
 )
 from recaug.errors import ConfigError, DataError
 
@@ -170,18 +168,11 @@ def evaluate_cmd(
         result = evaluator.evaluate(search_model, parts, target)
         result.protocol = {**result.protocol, "model_settings": search_model.config(), "seconds_fit": fit_seconds,
                            "log": str(log_path)}
-        result.save(output, force=force)
         if save_model is not None:
             search_model.save(save_model, force=force)
-        doc = json.loads((output / "summary.json").read_text(encoding="utf-8"))
-        if as_json:
-            print_json(doc)
-        elif not state.quiet:
-            from recaug.cli.train import render_segments
+        from recaug.cli.train import show_result
 
-            say(result.describe())
-            render_segments(result.by_segment(), result.metric_names)
-            say(f"wrote {output}")
+        show_result(result, output, force=force, as_json=as_json)
 
 
 def _augment_policy(ops: list[str]) -> dict:

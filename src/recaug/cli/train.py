@@ -239,14 +239,7 @@ def evaluate(
         model = Recommender.load(model_dir / "model")
         result = evaluator.evaluate(model, parts, target, item_categories=dataset)
         result.protocol = {**result.protocol, "model": info.get("model"), "model_dir": str(model_dir)}
-        result.save(output, force=force)
-        doc = json.loads((output / "summary.json").read_text(encoding="utf-8"))
-        if as_json:
-            print_json(doc)
-        elif not state.quiet:
-            say(result.describe())
-            render_segments(result.by_segment(), result.metric_names)
-            say(f"wrote {output}")
+        show_result(result, output, force=force, as_json=as_json)
 
 
 def _read_train_json(model_dir: Path) -> dict[str, Any]:
@@ -261,6 +254,17 @@ def _read_train_json(model_dir: Path) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(f"unreadable train.json: {exc}", file=path) from None
+
+
+def show_result(result: Any, output: Path, *, force: bool, as_json: bool) -> None:
+    """Save an evaluation result to ``output`` and show it: its summary JSON, or the table and segments."""
+    result.save(output, force=force)
+    if as_json:
+        print_json(json.loads((output / "summary.json").read_text(encoding="utf-8")))
+    elif not state.quiet:
+        say(result.describe())
+        render_segments(result.by_segment(), result.metric_names)
+        say(f"wrote {output}")
 
 
 def render_segments(segments: dict[str, dict[str, Any]], metrics: list[str]) -> None:

@@ -22,7 +22,7 @@ from recaug.models.training import (
     BatchLoss,
     TrainConfig,
     fit_loop,
-    num_threads,
+    inference,
     seeded_torch,
     validation_data,
 )
@@ -137,13 +137,8 @@ class NeuralRecommender(Recommender):
         """Scoring context: the network in eval mode, no grad, the configured thread count."""
         self._check_fitted()
         assert self.module_ is not None
-        was_training = self.module_.training
-        self.module_.eval()
-        try:
-            with torch.no_grad(), num_threads(self.train_config.threads):
-                yield self.module_
-        finally:
-            self.module_.train(was_training)
+        with inference(self.module_, self.train_config.threads) as module:
+            yield module
 
     def state_dict(self) -> dict[str, Any]:
         """Network weights (prefixed ``module.``, on CPU) plus :meth:`_extra_state`."""

@@ -158,6 +158,19 @@ def validation_score(
 
 
 @contextlib.contextmanager
+def inference(module: nn.Module, threads: int | None) -> Iterator[nn.Module]:
+    """Scoring context: ``module`` in eval mode, no grad, ``threads`` torch threads; its training
+    mode is restored afterwards."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad(), num_threads(threads):
+            yield module
+    finally:
+        module.train(was_training)
+
+
+@contextlib.contextmanager
 def num_threads(threads: int | None) -> Iterator[None]:
     """Temporarily ``torch.set_num_threads(threads)`` (no-op for ``None``)."""
     if threads is None:

@@ -52,7 +52,7 @@ from recaug.errors import ConfigError, DataError
 from recaug.models import losses
 from recaug.models.base import resolve_device
 from recaug.models.inputs import row_weights
-from recaug.models.training import TrainConfig, fit_loop, num_threads, seeded_torch
+from recaug.models.training import TrainConfig, fit_loop, inference, seeded_torch
 from recaug.search.base import SearchModel, register_search_model
 from recaug.search.log import SearchLog
 from recaug.search.tokenize import TermVocabulary, dedupe_keep_last, tokenize
@@ -306,13 +306,8 @@ class DenseSearch(SearchModel):
     @contextlib.contextmanager
     def _inference(self) -> Iterator[TwoTowerNet]:
         assert self.module_ is not None
-        was_training = self.module_.training
-        self.module_.eval()
-        try:
-            with torch.no_grad(), num_threads(self.train_config.threads):
-                yield self.module_
-        finally:
-            self.module_.train(was_training)
+        with inference(self.module_, self.train_config.threads) as module:
+            yield module  # type: ignore[misc]
 
     def _score(self, queries: pl.Series, users: np.ndarray | None) -> np.ndarray:
         assert self.item_space_ is not None
